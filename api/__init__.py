@@ -1,0 +1,1 @@
+"""Scopekeeper: the back office API of a fixed-price software shop."""

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from litestar import delete, get, post
+from litestar.datastructures import State
+from litestar.params import Parameter
+
+from api.db import UnitOfWork
+from api.domain.api_keys import queries, service
+from api.domain.api_keys.schemas import ApiKey, ApiKeyCreate, ApiKeyCreated
+from api.kit.auth import Principal, roles
+from api.kit.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+
+TAGS = ["API keys"]
+
+
+@post("/v1/api-keys", opt=roles("staff"), tags=TAGS, status_code=201, summary="Create an API key")
+async def create_key(data: ApiKeyCreate, uow: UnitOfWork, principal: Principal, now: datetime) -> ApiKeyCreated:
+    """Create a key. The secret (``key``) is in this response only; the service keeps its hash."""
+    return await service.create(uow, principal, data, now)
+
+
+@get("/v1/api-keys", opt=roles("staff"), tags=TAGS, summary="List API keys")
+async def list_keys(
+    uow: UnitOfWork,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: str | None = None,
+    include_revoked: bool = False,
+) -> Page[ApiKey]:
+    """Keys oldest first, without secrets; revoked keys only with ``include_revoked=true``."""
+    after = decode_cursor(cursor, (datetime, UUID))
+    rows = await queries.page(
+        uow.conn, after=(after[0], after[1]) if after else None, limit=limit + 1, include_revoked=include_revoked
+    )
+    return page_of(rows, limit, lambda k: [k.created_at.isoformat(), str(k.id)])
+
+
+@delete("/v1/api-keys/{key_id:uuid}", opt=roles("staff"), tags=TAGS, summary="Revoke an API key", status_code=204)
+async def revoke_key(
+    key_id: Annotated[UUID, Parameter(description="The key's id")],
+    uow: UnitOfWork,
+    principal: Principal,
+    now: datetime,
+    state: State,
+) -> None:
+    """Revoke at once (idempotent). The last active staff key cannot be revoked (409)."""
+    await service.revoke(uow, principal, key_id, now)
+    state.key_cache.forget(key_id)
+
+

@@ -1,0 +1,1 @@
+"""Reusable pieces of the HTTP conventions: money, time, pagination, idempotency, etags, auth, limits."""

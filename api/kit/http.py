@@ -1,0 +1,117 @@
+"""Per-request dependencies: the unit of work, the caller, the clock; and the idempotency hooks.
+
+The unit of work is a generator dependency. Litestar runs the ``after_request`` hook before the
+dependency's cleanup, so the response of a POST carrying an ``Idempotency-Key`` is captured by the hook
+and stored by the cleanup in the same transaction as the change, right before the commit. Jobs
+buffered during the request are sent to arq after the commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextvars import ContextVar
+from datetime import datetime
+from typing import Any
+
+from litestar import Request, Response
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from api.db import UnitOfWork, unit_of_work
+from api.kit import idempotency
+from api.kit.auth import Principal
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class _Slot:
+    """Where the ``after_request`` hook leaves the response for the unit of work to store."""
+
+    __slots__ = ("claim", "response")
+
+    def __init__(self, claim: idempotency.Claim) -> None:
+        self.claim = claim
+        self.response: idempotency.StoredResponse | None = None
+
+
+class _Box:
+    """Per-request mutable holder, set by ``request_context`` in the request's own task.
+
+    Dependencies may be resolved in child tasks (copies of the context), so they cannot set a context
+    variable the ``after_request`` hook would see; they can fill a box that both reference.
+    """
+
+    __slots__ = ("slot",)
+
+    def __init__(self) -> None:
+        self.slot: _Slot | None = None
+
+
+_box: ContextVar[_Box | None] = ContextVar("request_box", default=None)
+
+
+def request_context(app: ASGIApp) -> ASGIApp:
+    """ASGI middleware giving every HTTP request a fresh :class:`_Box`."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            _box.set(_Box())
+        await app(scope, receive, send)
+
+    return middleware
+
+
+async def provide_uow(request: Request[Any, Any, State]) -> AsyncGenerator[UnitOfWork, None]:
+    state = request.app.state
+    transactional = request.method not in SAFE_METHODS
+    async with unit_of_work(state.pool, transactional=transactional, timeout=state.settings.db_acquire_timeout) as uow:
+        slot: _Slot | None = None
+        key = request.headers.get("idempotency-key")
+        principal = request.scope.get("user")
+        if transactional and request.method == "POST" and key is not None and isinstance(principal, Principal):
+            body = await request.body()
+            claim = await idempotency.claim(
+                uow.conn, principal.key_id, key, request.method, request.url.path, body, state.clock.now()
+            )
+            slot = _Slot(claim)
+        box = _box.get()
+        if box is not None:
+            box.slot = slot
+        yield uow
+        if slot is not None and slot.response is not None:
+            await idempotency.store(uow.conn, slot.claim, slot.response, state.clock.now())
+    await state.jobs.send(uow.jobs)
+
+
+async def capture_response(response: Response[Any]) -> Response[Any]:
+    """``after_request`` hook: keep the encoded 2xx response of an idempotent POST for storage."""
+    box = _box.get()
+    slot = box.slot if box is not None else None
+    if slot is None or not 200 <= response.status_code < 300:
+        return response
+    media_type = response.media_type if isinstance(response.media_type, str) else "application/json"
+    body = response.render(response.content, media_type)
+    headers = idempotency.replay_headers(response.headers)
+    headers.setdefault("content-type", media_type)
+    slot.response = idempotency.StoredResponse(status=response.status_code, body=body, headers=headers)
+    response.content = body
+    return response
+
+
+def provide_principal(request: Request[Any, Any, State]) -> Principal:
+    principal = request.scope.get("user")
+    assert isinstance(principal, Principal), "authentication middleware did not run"
+    return principal
+
+
+def provide_now(request: Request[Any, Any, State]) -> datetime:
+    now: datetime = request.app.state.clock.now()
+    return now
+
+
+DEPENDENCIES = {
+    "uow": Provide(provide_uow),
+    "principal": Provide(provide_principal, sync_to_thread=False),
+    "now": Provide(provide_now, sync_to_thread=False),
+}
