@@ -24,9 +24,10 @@ from api.kit import idempotency
 from api.kit.auth import ApiKeyAuthentication, KeyCache, role_guard
 from api.kit.clock import Clock, SystemClock
 from api.kit.http import DEPENDENCIES, capture_response, request_context
-from api.kit.jobs import JobSender, create_redis
+from api.kit.jobs import JobSender, close_redis, create_redis
 from api.kit.observability import Metrics, observe
 from api.kit.ratelimit import RateLimiter
+from api.openapi_doc import document_problems
 from api.settings import Settings
 
 API_DESCRIPTION = """
@@ -86,7 +87,7 @@ def create_app(
         try:
             yield
         finally:
-            await app.state.redis.aclose()
+            await close_redis(app.state.redis)
             await app.state.pool.close()
 
     handlers = exception_handlers()
@@ -119,7 +120,7 @@ def create_app(
         if settings.cors_allow_origins
         else None
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[*route_handlers(), *extra_handlers],
         lifespan=[lifespan],
         state=State(
@@ -140,3 +141,5 @@ def create_app(
         cors_config=cors,
         debug=False,
     )
+    document_problems(app)
+    return app

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from contextvars import ContextVar
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, Response
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import HeaderParameter
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from api.db import UnitOfWork, unit_of_work
@@ -115,3 +116,17 @@ DEPENDENCIES = {
     "principal": Provide(provide_principal, sync_to_thread=False),
     "now": Provide(provide_now, sync_to_thread=False),
 }
+
+IfMatch = Annotated[
+    str | None,
+    HeaderParameter(name="If-Match", description="ETag of the version you read; 412 when it is stale"),
+]
+IfNoneMatch = Annotated[
+    str | None,
+    HeaderParameter(name="If-None-Match", description="ETag of the copy you hold; 304 when it is current"),
+]
+
+# Handler parameter types of the three dependencies above.
+Uow = NamedDependency[UnitOfWork]
+Caller = NamedDependency[Principal]
+Now = NamedDependency[datetime]

@@ -69,3 +69,9 @@ class JobSender:
                 log.warning("could not enqueue %s (%s); the outbox sweep will retry", function, type(exc).__name__)
                 break
         return sent
+
+
+async def close_redis(redis: ArqRedis) -> None:
+    """Close the client and the connection pool it was given."""
+    await redis.aclose()
+    await redis.connection_pool.disconnect()

@@ -11,6 +11,7 @@ import binascii
 from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
+from litestar.params import QueryParameter
 
 from api.errors import invalid
 
@@ -21,7 +22,11 @@ MAX_LIMIT = 200
 
 Limit = Annotated[
     int,
-    msgspec.Meta(ge=1, le=MAX_LIMIT, description=f"Page size, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT})."),
+    QueryParameter(ge=1, le=MAX_LIMIT, description=f"Page size, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT})."),
+]
+Cursor = Annotated[
+    str | None,
+    QueryParameter(max_length=512, description="The `next_cursor` of the previous page; omit for the first page."),
 ]
 
 

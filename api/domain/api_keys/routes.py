@@ -6,29 +6,29 @@ from uuid import UUID
 
 from litestar import delete, get, post
 from litestar.datastructures import State
-from litestar.params import Parameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from api.db import UnitOfWork
 from api.domain.api_keys import queries, service
 from api.domain.api_keys.schemas import ApiKey, ApiKeyCreate, ApiKeyCreated
-from api.kit.auth import Principal, roles
-from api.kit.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from api.kit.auth import roles
+from api.kit.http import Caller, Now, Uow
+from api.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, decode_cursor, page_of
 
 TAGS = ["API keys"]
 
 
 @post("/v1/api-keys", opt=roles("staff"), tags=TAGS, status_code=201, summary="Create an API key")
-async def create_key(data: ApiKeyCreate, uow: UnitOfWork, principal: Principal, now: datetime) -> ApiKeyCreated:
+async def create_key(data: JSONBody[ApiKeyCreate], uow: Uow, principal: Caller, now: Now) -> ApiKeyCreated:
     """Create a key. The secret (``key``) is in this response only; the service keeps its hash."""
     return await service.create(uow, principal, data, now)
 
 
 @get("/v1/api-keys", opt=roles("staff"), tags=TAGS, summary="List API keys")
 async def list_keys(
-    uow: UnitOfWork,
+    uow: Uow,
     limit: Limit = DEFAULT_LIMIT,
-    cursor: str | None = None,
-    include_revoked: bool = False,
+    cursor: Cursor = None,
+    include_revoked: Annotated[bool, QueryParameter(description="Include revoked keys")] = False,
 ) -> Page[ApiKey]:
     """Keys oldest first, without secrets; revoked keys only with ``include_revoked=true``."""
     after = decode_cursor(cursor, (datetime, UUID))
@@ -40,10 +40,10 @@ async def list_keys(
 
 @delete("/v1/api-keys/{key_id:uuid}", opt=roles("staff"), tags=TAGS, summary="Revoke an API key", status_code=204)
 async def revoke_key(
-    key_id: Annotated[UUID, Parameter(description="The key's id")],
-    uow: UnitOfWork,
-    principal: Principal,
-    now: datetime,
+    key_id: Annotated[UUID, PathParameter(description="The key's id")],
+    uow: Uow,
+    principal: Caller,
+    now: Now,
     state: State,
 ) -> None:
     """Revoke at once (idempotent). The last active staff key cannot be revoked (409)."""

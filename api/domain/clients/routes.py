@@ -4,18 +4,17 @@ from datetime import datetime
 from uuid import UUID
 
 from litestar import Response, get, patch, post
-from litestar.params import Parameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 from typing import Annotated
 
-from api.db import UnitOfWork
 from api.domain.clients import queries, service
 from api.domain.clients.schemas import Client, ClientCreate, ClientPatch
-from api.kit.auth import Principal, roles
+from api.kit.auth import roles
 from api.kit.etag import version_etag
-from api.kit.pagination import DEFAULT_LIMIT, Limit, Page, decode_cursor, page_of
+from api.kit.http import Caller, IfMatch, Now, Uow
+from api.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, decode_cursor, page_of
 
 TAGS = ["Clients"]
-IfMatch = Annotated[str | None, Parameter(header="If-Match", description="ETag of the version you read; 412 when stale")]
 
 
 def _with_etag(client: Client, status: int = 200) -> Response[Client]:
@@ -26,18 +25,18 @@ def _with_etag(client: Client, status: int = 200) -> Response[Client]:
 
 
 @post("/v1/clients", opt=roles("staff"), tags=TAGS, summary="Create a client organisation")
-async def create_client(data: ClientCreate, uow: UnitOfWork, principal: Principal, now: datetime) -> Response[Client]:
+async def create_client(data: JSONBody[ClientCreate], uow: Uow, principal: Caller, now: Now) -> Response[Client]:
     """Create an organisation with its contacts. ``email_domain`` must be unique (409 otherwise)."""
     return _with_etag(await service.create(uow, principal, data, now), 201)
 
 
 @get("/v1/clients", opt=roles("staff", "client"), tags=TAGS, summary="List client organisations")
 async def list_clients(
-    uow: UnitOfWork,
-    principal: Principal,
+    uow: Uow,
+    principal: Caller,
     limit: Limit = DEFAULT_LIMIT,
-    cursor: str | None = None,
-    name: Annotated[str | None, Parameter(max_length=200, description="Part of the name")] = None,
+    cursor: Cursor = None,
+    name: Annotated[str | None, QueryParameter(max_length=200, description="Part of the name")] = None,
 ) -> Page[Client]:
     """Oldest first. A client key sees its own organisation only."""
     after = decode_cursor(cursor, (datetime, UUID))
@@ -52,18 +51,18 @@ async def list_clients(
 
 
 @get("/v1/clients/{client_id:uuid}", opt=roles("staff", "client"), tags=TAGS, summary="Read a client")
-async def get_client(client_id: UUID, uow: UnitOfWork, principal: Principal) -> Response[Client]:
+async def get_client(client_id: Annotated[UUID, PathParameter(description="The client's id")], uow: Uow, principal: Caller) -> Response[Client]:
     """One organisation with its contacts; ``ETag`` carries its version."""
     return _with_etag(await service.get(uow.conn, principal, client_id))
 
 
 @patch("/v1/clients/{client_id:uuid}", opt=roles("staff"), tags=TAGS, summary="Change a client")
 async def update_client(
-    client_id: UUID,
-    data: ClientPatch,
-    uow: UnitOfWork,
-    principal: Principal,
-    now: datetime,
+    client_id: Annotated[UUID, PathParameter(description="The client's id")],
+    data: JSONBody[ClientPatch],
+    uow: Uow,
+    principal: Caller,
+    now: Now,
     if_match: IfMatch = None,
 ) -> Response[Client]:
     """Change name, email domain or the whole contact list. Send ``If-Match`` to avoid lost updates."""

@@ -1,0 +1,86 @@
+"""Completes the generated OpenAPI document with the problems every operation may answer.
+
+Litestar documents success responses and 400 validation errors; the service answers validation with
+422 and has a fixed set of other problems. They are added here once, for every operation, so the
+document names every status code a client can see.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Litestar
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Reference, Schema
+
+PROBLEM_SCHEMA = Schema(
+    type="object",  # type: ignore[arg-type]
+    required=["type", "title", "status"],
+    description="RFC 9457 problem details.",
+    properties={
+        "type": Schema(type="string", description="Stable URI of the kind of problem"),  # type: ignore[arg-type]
+        "title": Schema(type="string"),  # type: ignore[arg-type]
+        "status": Schema(type="integer"),  # type: ignore[arg-type]
+        "detail": Schema(type="string"),  # type: ignore[arg-type]
+        "instance": Schema(type="string"),  # type: ignore[arg-type]
+        "rule": Schema(type="string", description="The business rule that refused the request"),  # type: ignore[arg-type]
+        "retry_after": Schema(type="integer"),  # type: ignore[arg-type]
+        "errors": Schema(
+            type="array",  # type: ignore[arg-type]
+            items=Schema(
+                type="object",  # type: ignore[arg-type]
+                required=["pointer", "detail"],
+                properties={
+                    "pointer": Schema(type="string", description="JSON Pointer into the body, or query:<name>"),  # type: ignore[arg-type]
+                    "detail": Schema(type="string"),  # type: ignore[arg-type]
+                },
+            ),
+        ),
+        "extra": Schema(type="object", additional_properties=True),  # type: ignore[arg-type]
+    },
+)
+
+_COMMON = {
+    "401": "Missing or unknown API key",
+    "403": "The key's role may not do this",
+    "422": "The request is not valid (with `errors` pointers)",
+    "429": "Rate limited; see `Retry-After`",
+    "500": "Internal error (no details)",
+    "503": "A backing service is unavailable",
+}
+_WITH_ID = {"404": "Not found, or outside the key's organisation"}
+_WRITES = {
+    "409": "Conflicts with the current state (names the rule), or a request with the same Idempotency-Key is in flight",
+    "412": "If-Match does not match the current version",
+    "413": "The body is over the size limit",
+}
+
+
+def document_problems(app: Litestar) -> None:
+    schema = app.openapi_schema
+    if schema.components.schemas is None:
+        schema.components.schemas = {}
+    schema.components.schemas["Problem"] = PROBLEM_SCHEMA
+    problem = {"application/problem+json": OpenAPIMediaType(schema=Reference(ref="#/components/schemas/Problem"))}
+    for path, item in (schema.paths or {}).items():
+        public = not path.startswith("/v1/")
+        for method in ("get", "post", "put", "patch", "delete"):
+            operation = getattr(item, method, None)
+            if operation is None:
+                continue
+            responses: dict[str, Any] = operation.responses or {}
+            responses.pop("400", None)
+            codes: dict[str, str] = {}
+            if public:
+                codes = {"500": _COMMON["500"]}
+                if path == "/ready":
+                    codes["503"] = "PostgreSQL or Redis does not answer"
+            else:
+                codes = dict(_COMMON)
+                codes["400"] = "The body is not readable JSON"
+                if "{" in path:
+                    codes.update(_WITH_ID)
+                if method != "get":
+                    codes.update(_WRITES)
+            for code, description in codes.items():
+                responses.setdefault(code, OpenAPIResponse(description=description, content=problem))
+            operation.responses = responses

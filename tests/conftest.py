@@ -1,0 +1,219 @@
+"""Test fixtures: real PostgreSQL and Redis, a database per test cloned from a migrated template.
+
+- The template database is built once per test process by running the alembic migrations.
+- Each test gets ``CREATE DATABASE ... TEMPLATE`` of it, dropped afterwards.
+- Each test process uses its own Redis database number and flushes it before each test.
+- The app runs in the test's event loop through ``httpx.ASGITransport`` inside its lifespan.
+- The clock is a ``FrozenClock``; tests move it instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from arq.worker import Worker
+from litestar import Litestar
+from redis.asyncio import Redis
+
+from api import devenv
+from api.__main__ import migrate
+from api.app import create_app
+from api.db import unit_of_work
+from api.domain.api_keys import service as key_service
+from api.domain.api_keys.schemas import ApiKeyCreate
+from api.kit.clock import FrozenClock
+from api.settings import Settings
+from workers.settings import worker_options
+
+START = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)  # a Tuesday, 10:30 in Warsaw
+
+
+@pytest.fixture(scope="session")
+def worker_number(request: pytest.FixtureRequest) -> int:
+    worker = getattr(request.config, "workerinput", {}).get("workerid", "gw0")
+    return int(worker.removeprefix("gw"))
+
+
+@pytest.fixture(scope="session")
+def service_urls() -> dict[str, str]:
+    return devenv.resolve(dict(os.environ), database="postgres")
+
+
+@pytest.fixture(scope="session")
+def template_db(service_urls: dict[str, str], worker_number: int) -> Iterator[str]:
+    name = f"sk_test_template_{worker_number}"
+    admin = service_urls["DATABASE_URL"]
+
+    async def rebuild() -> None:
+        conn = await asyncpg.connect(devenv.with_database(admin, "postgres"))
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(rebuild())
+    migrate(devenv.with_database(admin, name))
+    yield name
+
+
+@pytest.fixture
+async def database_url(service_urls: dict[str, str], template_db: str) -> AsyncIterator[str]:
+    admin_url = devenv.with_database(service_urls["DATABASE_URL"], "postgres")
+    name = f"sk_test_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+    finally:
+        await conn.close()
+    yield devenv.with_database(service_urls["DATABASE_URL"], name)
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def redis_url(service_urls: dict[str, str], worker_number: int) -> AsyncIterator[str]:
+    base = service_urls["REDIS_URL"].rsplit("/", 1)[0]
+    url = f"{base}/{1 + worker_number % 15}"
+    client = Redis.from_url(url)
+    await client.flushdb()
+    await client.aclose()
+    yield url
+
+
+@pytest.fixture
+def env(database_url: str, redis_url: str) -> dict[str, str]:
+    """The environment the service would see; tests may add variables before ``settings`` is built."""
+    return {
+        "SCOPEKEEPER_ENV": "test",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "AUTH_CACHE_SECONDS": "0",
+        "WEBHOOKS_ALLOW_HTTP": "true",
+        "WEBHOOKS_ALLOW_PRIVATE": "true",
+        "STAFF_EMAILS": "staff@shop.com",
+        "OUTBOX_SWEEP_AGE_SECONDS": "0",
+    }
+
+
+@pytest.fixture
+def settings(env: dict[str, str]) -> Settings:
+    return Settings.from_env(env)
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(START)
+
+
+@pytest.fixture
+def app(settings: Settings, clock: FrozenClock) -> Litestar:
+    return create_app(settings, clock=clock)
+
+
+@asynccontextmanager
+async def running(app: Litestar) -> AsyncIterator[Litestar]:
+    """Run the app's lifespan in a task of its own (fixture setup and teardown run in different tasks)."""
+    started = asyncio.Event()
+    stop = asyncio.Event()
+
+    async def hold() -> None:
+        async with app.lifespan():
+            started.set()
+            await stop.wait()
+
+    task = asyncio.create_task(hold())
+    waiter = asyncio.create_task(started.wait())
+    await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        waiter.cancel()
+        task.result()
+    try:
+        yield app
+    finally:
+        stop.set()
+        await task
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    async with running(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http
+
+
+KeyMaker = Callable[..., Awaitable[str]]
+
+
+@pytest.fixture
+def make_key(app: Litestar, client: httpx.AsyncClient, clock: FrozenClock) -> KeyMaker:
+    """Create an API key directly through the service; returns the secret."""
+
+    async def make(role: str = "staff", client_id: uuid.UUID | str | None = None, name: str = "test key") -> str:
+        async with unit_of_work(app.state.pool, transactional=True, timeout=5) as uow:
+            created = await key_service.create(
+                uow,
+                None,
+                ApiKeyCreate(role=role, name=name, client_id=uuid.UUID(str(client_id)) if client_id else None),  # type: ignore[arg-type]
+                clock.now(),
+            )
+        return created.key
+
+    return make
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+async def staff(make_key: KeyMaker) -> dict[str, str]:
+    """Headers of a staff key."""
+    return bearer(await make_key("staff"))
+
+
+async def create_client_org(
+    http: httpx.AsyncClient, headers: dict[str, str], name: str = "Acme", **fields: Any
+) -> dict[str, Any]:
+    body = {"name": name, "contacts": [{"name": "Ada Client", "email": f"ada@{name.lower()}.com"}], **fields}
+    response = await http.post("/v1/clients", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+@pytest.fixture
+async def run_worker(settings: Settings, clock: FrozenClock) -> AsyncIterator[Callable[[], Awaitable[int]]]:
+    """Run the arq worker in burst mode until the queue is empty; returns the number of jobs done."""
+    workers: list[Worker] = []
+
+    async def run() -> int:
+        worker = Worker(**worker_options(settings, clock=clock), burst=True, poll_delay=0, handle_signals=False)
+        workers.append(worker)
+        await worker.main()
+        return worker.jobs_complete + worker.jobs_failed
+
+    yield run
+    for worker in workers:
+        await worker.close()
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection to the test database, for assertions on stored rows."""
+    conn = await asyncpg.connect(database_url)
+    yield conn
+    await conn.close()

@@ -1,0 +1,1 @@
+"""arq workers: deliver domain events, run the SLA timers and the periodic sweeps."""

@@ -1,0 +1,66 @@
+"""The arq worker, built from ``Settings`` (nothing is read at import time).
+
+Every job states ``max_tries``, ``timeout`` and ``keep_result``. Jobs are serialised with msgpack.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+from arq.connections import RedisSettings
+from arq.cron import cron
+from arq.worker import Function, func
+
+from api.db import create_pool
+from api.kit.clock import Clock, SystemClock
+from api.kit.jobs import QUEUE, close_redis, create_redis, job_deserializer, job_serializer
+from api.settings import Settings
+from workers.tasks import events
+
+
+def functions() -> list[Function]:
+    return [
+        func(events.dispatch_event, name="dispatch_event", max_tries=20, timeout=60, keep_result=30),
+    ]
+
+
+def cron_jobs() -> list[Any]:
+    return [
+        cron(events.sweep_outbox, name="sweep_outbox", second={5, 35}, run_at_startup=True, unique=True,
+             timeout=120, max_tries=1, keep_result=0),
+        cron(events.purge_idempotency, name="purge_idempotency", minute=17, second=0, unique=True,
+             timeout=300, max_tries=1, keep_result=0),
+    ]
+
+
+def worker_options(settings: Settings, *, clock: Clock | None = None, pool_size: int = 5) -> dict[str, Any]:
+    """Keyword arguments for ``arq.Worker``; tests pass ``burst=True, poll_delay=0`` on top."""
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        ctx["pool"] = await create_pool(settings, min_size=1, max_size=pool_size)
+        ctx["redis"] = create_redis(settings.redis_url, timeout=5.0)
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        if "redis" in ctx:
+            await close_redis(ctx["redis"])
+        if "pool" in ctx:
+            await ctx["pool"].close()
+
+    return {
+        "functions": functions(),
+        "cron_jobs": cron_jobs(),
+        "queue_name": QUEUE,
+        "redis_settings": RedisSettings.from_dsn(settings.redis_url),
+        "job_serializer": job_serializer,
+        "job_deserializer": job_deserializer,
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "ctx": {"settings": settings, "clock": clock or SystemClock()},
+        "max_jobs": 50,
+        "job_timeout": 60,
+        "keep_result": 30,
+        "health_check_interval": 30,
+        "retry_jobs": True,
+        "timezone": UTC,
+    }
