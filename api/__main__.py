@@ -17,8 +17,9 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 from uuid import UUID
+
+import msgspec
 
 from api import devenv
 from api.settings import Settings, SettingsError
@@ -36,7 +37,9 @@ def migrate(database_url: str) -> None:
     command.upgrade(config, "head")
 
 
-async def _create_key(settings: Settings, role: str, name: str, client_id: UUID | None, only_if_empty: bool) -> str | None:
+async def _create_key(
+    settings: Settings, role: str, name: str, client_id: UUID | None, only_if_empty: bool
+) -> str | None:
     from api.db import create_pool, unit_of_work
     from api.domain.api_keys import queries, service
     from api.domain.api_keys.schemas import ApiKeyCreate
@@ -44,13 +47,16 @@ async def _create_key(settings: Settings, role: str, name: str, client_id: UUID 
 
     pool = await create_pool(settings, min_size=1, max_size=1)
     try:
-        async with unit_of_work(pool, transactional=True, timeout=10) as uow:
+        async with unit_of_work(pool, transactional=True, acquire_timeout=10) as uow:
             if only_if_empty:
                 await uow.conn.execute("LOCK TABLE api_keys IN SHARE ROW EXCLUSIVE MODE")
                 if await queries.any_keys(uow.conn):
                     return None
             created = await service.create(
-                uow, None, ApiKeyCreate(role=role, name=name, client_id=client_id), SystemClock().now()  # type: ignore[arg-type]
+                uow,
+                None,
+                msgspec.convert({"role": role, "name": name, "client_id": client_id}, ApiKeyCreate),
+                SystemClock().now(),
             )
         return created.key
     finally:
@@ -93,8 +99,20 @@ def cmd_run(host: str, port: int, processes: int) -> int:
     python = sys.executable
     children = [
         subprocess.Popen(  # noqa: S603 - our own interpreter and modules
-            [python, "-m", "uvicorn", "--factory", "api.asgi:build_app", "--host", host, "--port", str(port),
-             "--workers", str(processes), "--no-access-log"],
+            [
+                python,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "api.asgi:build_app",
+                "--host",
+                host,
+                "--port",
+                str(port),
+                "--workers",
+                str(processes),
+                "--no-access-log",
+            ],
             env=env,
             cwd=devenv.ROOT,
         ),

@@ -83,7 +83,7 @@ def create_app(
         app.state.pool = await create_pool(settings)
         app.state.redis = create_redis(settings.redis_url)
         app.state.jobs = JobSender(app.state.redis)
-        app.state.limiter = RateLimiter(app.state.redis)
+        app.state.limiter = RateLimiter(app.state.redis, app.state.clock)
         try:
             yield
         finally:
@@ -91,7 +91,7 @@ def create_app(
             await app.state.pool.close()
 
     handlers = exception_handlers()
-    handlers[idempotency.Replay] = _replay  # type: ignore[assignment]
+    handlers[idempotency.Replay] = _replay
     auth = DefineMiddleware(
         ApiKeyAuthentication,
         exclude=["^/schema", "^/health$", "^/ready$", "^/metrics$"],
@@ -104,7 +104,9 @@ def create_app(
         render_plugins=[ScalarRenderPlugin()],
         components=Components(
             security_schemes={
-                "bearer": SecurityScheme(type="http", scheme="bearer", description="An API key: sk_<prefix>_<secret>")
+                "bearer": SecurityScheme(
+                    type="http", scheme="bearer", description="An API key: sk_<prefix>_<secret>"
+                )
             }
         ),
         security=[{"bearer": []}],
@@ -134,7 +136,7 @@ def create_app(
         dependencies=DEPENDENCIES,
         guards=[role_guard],
         middleware=[observe(metrics), request_context, auth],
-        exception_handlers=handlers,  # type: ignore[arg-type]
+        exception_handlers=handlers,
         after_request=capture_response,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=openapi,

@@ -18,13 +18,15 @@ from typing import Any
 
 import asyncpg
 import msgspec
+from asyncpg.pool import PoolConnectionProxy
 
 from api.settings import Settings
 
 log = logging.getLogger("scopekeeper.db")
 
-Connection = asyncpg.Connection  # type alias for signatures
 Pool = asyncpg.Pool
+#: A connection as handed out by the pool (or made directly, in scripts and tests).
+Conn = asyncpg.Connection | PoolConnectionProxy
 
 
 def _dsn(url: str) -> str:
@@ -42,7 +44,9 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
-async def create_pool(settings: Settings, *, min_size: int | None = None, max_size: int | None = None) -> Pool:
+async def create_pool(
+    settings: Settings, *, min_size: int | None = None, max_size: int | None = None
+) -> Pool:
     pool = await asyncpg.create_pool(
         _dsn(settings.database_url),
         min_size=settings.db_pool_min if min_size is None else min_size,
@@ -67,7 +71,7 @@ class UnitOfWork:
 
     __slots__ = ("after_commit", "conn", "jobs")
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: Conn) -> None:
         self.conn = conn
         self.jobs: list[Job] = []
         self.after_commit: list[Callable[[], Awaitable[None]]] = []
@@ -78,9 +82,11 @@ class UnitOfWork:
 
 
 @asynccontextmanager
-async def unit_of_work(pool: Pool, *, transactional: bool, timeout: float) -> AsyncIterator[UnitOfWork]:
+async def unit_of_work(
+    pool: Pool, *, transactional: bool, acquire_timeout: float
+) -> AsyncIterator[UnitOfWork]:
     """Acquire a connection; in a transaction when ``transactional``. Commits on success."""
-    async with pool.acquire(timeout=timeout) as conn:
+    async with pool.acquire(timeout=acquire_timeout) as conn:
         uow = UnitOfWork(conn)
         if not transactional:
             yield uow

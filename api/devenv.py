@@ -32,7 +32,7 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
 def _start_postgres(database: str) -> str:
     import pgserver
 
-    server = pgserver.get_server(DATA_DIR / "postgres", cleanup_mode="stop")
+    server = pgserver.get_server(DATA_DIR / "postgres", cleanup_mode="stop")  # type: ignore[attr-defined]
     _embedded.append(server)
     uri: str = server.get_uri(database)
     return uri

@@ -197,10 +197,7 @@ def _validation(request: Request[Any, Any, Any], exc: ValidationException) -> Re
         message = str(item.get("message", "invalid value"))
         source = item.get("source")
         key = item.get("key")
-        if source in (None, "body"):
-            pointer = key_to_pointer(key, message)
-        else:
-            pointer = f"{source}:{key}"
+        pointer = key_to_pointer(key, message) if source in (None, "body") else f"{source}:{key}"
         errors.append(FieldError(pointer=pointer, detail=message))
     detail = "; ".join(f"{e.pointer or '/'}: {e.detail}" for e in errors) or "The request is not valid"
     return problem_response(
@@ -257,7 +254,9 @@ def _unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Pr
 
 
 def _postgres(request: Request[Any, Any, Any], exc: asyncpg.PostgresError) -> Response[Problem]:
-    if isinstance(exc, asyncpg.SerializationError | asyncpg.DeadlockDetectedError | asyncpg.UniqueViolationError):
+    if isinstance(
+        exc, asyncpg.SerializationError | asyncpg.DeadlockDetectedError | asyncpg.UniqueViolationError
+    ):
         return problem_response(
             status=409,
             slug="concurrent-update",
@@ -267,7 +266,9 @@ def _postgres(request: Request[Any, Any, Any], exc: asyncpg.PostgresError) -> Re
         )
     if isinstance(exc, asyncpg.QueryCanceledError):
         return _unavailable(request, exc)
-    if isinstance(exc, asyncpg.CannotConnectNowError | asyncpg.AdminShutdownError | asyncpg.ConnectionFailureError):
+    if isinstance(
+        exc, asyncpg.CannotConnectNowError | asyncpg.AdminShutdownError | asyncpg.ConnectionFailureError
+    ):
         return _unavailable(request, exc)
     return _internal(request, exc)
 

@@ -10,32 +10,34 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Litestar
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Reference, Schema
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Reference, Schema
 
 PROBLEM_SCHEMA = Schema(
-    type="object",  # type: ignore[arg-type]
+    type=OpenAPIType.OBJECT,
     required=["type", "title", "status"],
     description="RFC 9457 problem details.",
     properties={
-        "type": Schema(type="string", description="Stable URI of the kind of problem"),  # type: ignore[arg-type]
-        "title": Schema(type="string"),  # type: ignore[arg-type]
-        "status": Schema(type="integer"),  # type: ignore[arg-type]
-        "detail": Schema(type="string"),  # type: ignore[arg-type]
-        "instance": Schema(type="string"),  # type: ignore[arg-type]
-        "rule": Schema(type="string", description="The business rule that refused the request"),  # type: ignore[arg-type]
-        "retry_after": Schema(type="integer"),  # type: ignore[arg-type]
+        "type": Schema(type=OpenAPIType.STRING, description="Stable URI of the kind of problem"),
+        "title": Schema(type=OpenAPIType.STRING),
+        "status": Schema(type=OpenAPIType.INTEGER),
+        "detail": Schema(type=OpenAPIType.STRING),
+        "instance": Schema(type=OpenAPIType.STRING),
+        "rule": Schema(type=OpenAPIType.STRING, description="The business rule that refused the request"),
+        "retry_after": Schema(type=OpenAPIType.INTEGER),
         "errors": Schema(
-            type="array",  # type: ignore[arg-type]
+            type=OpenAPIType.ARRAY,
             items=Schema(
-                type="object",  # type: ignore[arg-type]
+                type=OpenAPIType.OBJECT,
                 required=["pointer", "detail"],
                 properties={
-                    "pointer": Schema(type="string", description="JSON Pointer into the body, or query:<name>"),  # type: ignore[arg-type]
-                    "detail": Schema(type="string"),  # type: ignore[arg-type]
+                    "pointer": Schema(
+                        type=OpenAPIType.STRING, description="JSON Pointer into the body, or query:<name>"
+                    ),
+                    "detail": Schema(type=OpenAPIType.STRING),
                 },
             ),
         ),
-        "extra": Schema(type="object", additional_properties=True),  # type: ignore[arg-type]
+        "extra": Schema(type=OpenAPIType.OBJECT, additional_properties=True),
     },
 )
 
@@ -60,7 +62,9 @@ def document_problems(app: Litestar) -> None:
     if schema.components.schemas is None:
         schema.components.schemas = {}
     schema.components.schemas["Problem"] = PROBLEM_SCHEMA
-    problem = {"application/problem+json": OpenAPIMediaType(schema=Reference(ref="#/components/schemas/Problem"))}
+    problem = {
+        "application/problem+json": OpenAPIMediaType(schema=Reference(ref="#/components/schemas/Problem"))
+    }
     for path, item in (schema.paths or {}).items():
         public = not path.startswith("/v1/")
         for method in ("get", "post", "put", "patch", "delete"):

@@ -105,7 +105,9 @@ def _url(schemes: tuple[str, ...]) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         parts = urlsplit(raw)
         if parts.scheme not in schemes:
-            raise ValueError(f"expected a URL with scheme {' or '.join(schemes)}, got {raw.split(':')[0]!r}")
+            raise ValueError(
+                f"expected a URL with scheme {' or '.join(schemes)}, got {raw.split(':', maxsplit=1)[0]!r}"
+            )
         if not parts.hostname and not parts.path:
             raise ValueError("the URL names no host")
         return raw

@@ -16,9 +16,11 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
 
 
 def database_url() -> str:
-    url = context.get_x_argument(as_dictionary=True).get("database_url") or config.attributes.get(
-        "database_url"
-    ) or os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/scopekeeper")
+    url = (
+        context.get_x_argument(as_dictionary=True).get("database_url")
+        or config.attributes.get("database_url")
+        or os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/scopekeeper")
+    )
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
             return "postgresql+asyncpg://" + url[len(prefix) :]

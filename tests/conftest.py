@@ -19,6 +19,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import msgspec
 import pytest
 from arq.worker import Worker
 from litestar import Litestar
@@ -32,15 +33,10 @@ from api.domain.api_keys import service as key_service
 from api.domain.api_keys.schemas import ApiKeyCreate
 from api.kit.clock import FrozenClock
 from api.settings import Settings
+from tests.probes import PROBES
 from workers.settings import worker_options
 
 START = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)  # a Tuesday, 10:30 in Warsaw
-
-
-@pytest.fixture(scope="session")
-def worker_number(request: pytest.FixtureRequest) -> int:
-    worker = getattr(request.config, "workerinput", {}).get("workerid", "gw0")
-    return int(worker.removeprefix("gw"))
 
 
 @pytest.fixture(scope="session")
@@ -48,22 +44,38 @@ def service_urls() -> dict[str, str]:
     return devenv.resolve(dict(os.environ), database="postgres")
 
 
+async def _admin(url: str, *statements: str) -> None:
+    conn = await asyncpg.connect(devenv.with_database(url, "postgres"))
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
 @pytest.fixture(scope="session")
-def template_db(service_urls: dict[str, str], worker_number: int) -> Iterator[str]:
-    name = f"sk_test_template_{worker_number}"
+def template_db(service_urls: dict[str, str]) -> Iterator[str]:
+    """A migrated database private to this test process (several test runs may share a server)."""
+    name = f"sk_test_template_{os.getpid()}"
     admin = service_urls["DATABASE_URL"]
-
-    async def rebuild() -> None:
-        conn = await asyncpg.connect(devenv.with_database(admin, "postgres"))
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-
-    asyncio.run(rebuild())
+    asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'))
     migrate(devenv.with_database(admin, name))
     yield name
+    asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def redis_db(service_urls: dict[str, str]) -> int:
+    """A Redis database number for this test process, taken round-robin from a counter in db 0."""
+
+    async def take() -> int:
+        client = Redis.from_url(service_urls["REDIS_URL"].rsplit("/", 1)[0] + "/0")
+        try:
+            return 1 + int(await client.incr("scopekeeper:test:db-slot")) % 15
+        finally:
+            await client.aclose()
+
+    return asyncio.run(take())
 
 
 @pytest.fixture
@@ -84,13 +96,13 @@ async def database_url(service_urls: dict[str, str], template_db: str) -> AsyncI
 
 
 @pytest.fixture
-async def redis_url(service_urls: dict[str, str], worker_number: int) -> AsyncIterator[str]:
+async def redis_url(service_urls: dict[str, str], redis_db: int) -> str:
     base = service_urls["REDIS_URL"].rsplit("/", 1)[0]
-    url = f"{base}/{1 + worker_number % 15}"
+    url = f"{base}/{redis_db}"
     client = Redis.from_url(url)
     await client.flushdb()
     await client.aclose()
-    yield url
+    return url
 
 
 @pytest.fixture
@@ -120,7 +132,7 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def app(settings: Settings, clock: FrozenClock) -> Litestar:
-    return create_app(settings, clock=clock)
+    return create_app(settings, clock=clock, extra_handlers=PROBES)
 
 
 @asynccontextmanager
@@ -147,12 +159,16 @@ async def running(app: Litestar) -> AsyncIterator[Litestar]:
         await task
 
 
+def asgi_client(app: Litestar) -> httpx.AsyncClient:
+    """An HTTP client calling ``app`` in this event loop."""
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
 @pytest.fixture
 async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
-    async with running(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield http
+    async with running(app), asgi_client(app) as http:
+        yield http
 
 
 KeyMaker = Callable[..., Awaitable[str]]
@@ -162,12 +178,17 @@ KeyMaker = Callable[..., Awaitable[str]]
 def make_key(app: Litestar, client: httpx.AsyncClient, clock: FrozenClock) -> KeyMaker:
     """Create an API key directly through the service; returns the secret."""
 
-    async def make(role: str = "staff", client_id: uuid.UUID | str | None = None, name: str = "test key") -> str:
-        async with unit_of_work(app.state.pool, transactional=True, timeout=5) as uow:
+    async def make(
+        role: str = "staff", client_id: uuid.UUID | str | None = None, name: str = "test key"
+    ) -> str:
+        async with unit_of_work(app.state.pool, transactional=True, acquire_timeout=5) as uow:
             created = await key_service.create(
                 uow,
                 None,
-                ApiKeyCreate(role=role, name=name, client_id=uuid.UUID(str(client_id)) if client_id else None),  # type: ignore[arg-type]
+                msgspec.convert(
+                    {"role": role, "name": name, "client_id": str(client_id) if client_id else None},
+                    ApiKeyCreate,
+                ),
                 clock.now(),
             )
         return created.key
@@ -201,7 +222,9 @@ async def run_worker(settings: Settings, clock: FrozenClock) -> AsyncIterator[Ca
     workers: list[Worker] = []
 
     async def run() -> int:
-        worker = Worker(**worker_options(settings, clock=clock), burst=True, poll_delay=0, handle_signals=False)
+        worker = Worker(
+            **worker_options(settings, clock=clock), burst=True, poll_delay=0, handle_signals=False
+        )
         workers.append(worker)
         await worker.main()
         return worker.jobs_complete + worker.jobs_failed

@@ -14,7 +14,7 @@ from arq.worker import Function, func
 
 from api.db import create_pool
 from api.kit.clock import Clock, SystemClock
-from api.kit.jobs import QUEUE, close_redis, create_redis, job_deserializer, job_serializer
+from api.kit.jobs import QUEUE, job_deserializer, job_serializer
 from api.settings import Settings
 from workers.tasks import events
 
@@ -27,10 +27,26 @@ def functions() -> list[Function]:
 
 def cron_jobs() -> list[Any]:
     return [
-        cron(events.sweep_outbox, name="sweep_outbox", second={5, 35}, run_at_startup=True, unique=True,
-             timeout=120, max_tries=1, keep_result=0),
-        cron(events.purge_idempotency, name="purge_idempotency", minute=17, second=0, unique=True,
-             timeout=300, max_tries=1, keep_result=0),
+        cron(
+            events.sweep_outbox,
+            name="sweep_outbox",
+            second={5, 35},
+            run_at_startup=True,
+            unique=True,
+            timeout=120,
+            max_tries=1,
+            keep_result=0,
+        ),
+        cron(
+            events.purge_idempotency,
+            name="purge_idempotency",
+            minute=17,
+            second=0,
+            unique=True,
+            timeout=300,
+            max_tries=1,
+            keep_result=0,
+        ),
     ]
 
 
@@ -38,12 +54,10 @@ def worker_options(settings: Settings, *, clock: Clock | None = None, pool_size:
     """Keyword arguments for ``arq.Worker``; tests pass ``burst=True, poll_delay=0`` on top."""
 
     async def startup(ctx: dict[str, Any]) -> None:
+        # arq puts its own Redis client (with our serializer) in ctx["redis"]
         ctx["pool"] = await create_pool(settings, min_size=1, max_size=pool_size)
-        ctx["redis"] = create_redis(settings.redis_url, timeout=5.0)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
-        if "redis" in ctx:
-            await close_redis(ctx["redis"])
         if "pool" in ctx:
             await ctx["pool"].close()
 

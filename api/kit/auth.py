@@ -4,8 +4,9 @@
   key in lists and logs, the whole key only as its SHA-256 (keys carry 256 bits of randomness, so a
   slow hash adds nothing).
 - ``Authorization: Bearer <key>``; missing or unknown → 401; a revoked key is unknown.
-- Every ``/v1`` route declares the roles it admits in ``opt["roles"]``; a route that declares none is
-  refused to everyone (fail closed). Known key with the wrong role → 403.
+- Every ``/v1`` route declares the roles it admits in ``opt["roles"]``; a ``/v1`` route that declares
+  none is refused to everyone (fail closed). Routes outside ``/v1`` (health, readiness, metrics, the
+  schema) are public. Known key with the wrong role → 403.
 - A client key is bound to one client organisation: services scope every read to it and answer 404
   for anything outside it (``visible_client``).
 - Verified keys are cached in the process for ``AUTH_CACHE_SECONDS``; a revocation takes effect at once
@@ -103,7 +104,9 @@ class KeyCache:
 class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
     """Resolves the bearer key to a :class:`Principal` and applies the per-key rate limit."""
 
-    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
         from api.kit.ratelimit import enforce
 
         token = bearer_token(connection.headers.get("authorization"))
@@ -120,8 +123,12 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
                 timeout=state.settings.db_acquire_timeout,
             )
             if row is None:
-                raise Unauthenticated("The key is unknown or revoked.", headers={"WWW-Authenticate": "Bearer"})
-            principal = Principal(key_id=row["id"], role=row["role"], client_id=row["client_id"], name=row["name"])
+                raise Unauthenticated(
+                    "The key is unknown or revoked.", headers={"WWW-Authenticate": "Bearer"}
+                )
+            principal = Principal(
+                key_id=row["id"], role=row["role"], client_id=row["client_id"], name=row["name"]
+            )
             cache.put(digest, principal)
         await enforce(
             state.limiter,
@@ -136,14 +143,16 @@ def role_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRout
     """The one guard: the caller's role must be among the route's ``opt["roles"]``."""
     roles = handler.opt.get("roles")
     if roles is None:
-        if handler.opt.get("public"):
-            return
+        if not any(path.startswith("/v1") for path in handler.paths):
+            return  # operations and the schema are public
         raise Forbidden("This route admits no role.")
     principal = connection.user
     if not isinstance(principal, Principal):
         raise Unauthenticated("Send Authorization: Bearer <key>.")
     if principal.role not in roles:
-        raise Forbidden(f"This action needs the {' or '.join(roles)} role; the key has the {principal.role} role.")
+        raise Forbidden(
+            f"This action needs the {' or '.join(roles)} role; the key has the {principal.role} role."
+        )
 
 
 def roles(*allowed: Role) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from litestar import Request, Response
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
+from litestar.enums import ScopeType
 from litestar.params import HeaderParameter
 from litestar.types import ASGIApp, Receive, Scope, Send
 
@@ -56,7 +57,7 @@ def request_context(app: ASGIApp) -> ASGIApp:
     """ASGI middleware giving every HTTP request a fresh :class:`_Box`."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] == ScopeType.HTTP:
             _box.set(_Box())
         await app(scope, receive, send)
 
@@ -66,11 +67,18 @@ def request_context(app: ASGIApp) -> ASGIApp:
 async def provide_uow(request: Request[Any, Any, State]) -> AsyncGenerator[UnitOfWork, None]:
     state = request.app.state
     transactional = request.method not in SAFE_METHODS
-    async with unit_of_work(state.pool, transactional=transactional, timeout=state.settings.db_acquire_timeout) as uow:
+    async with unit_of_work(
+        state.pool, transactional=transactional, acquire_timeout=state.settings.db_acquire_timeout
+    ) as uow:
         slot: _Slot | None = None
         key = request.headers.get("idempotency-key")
         principal = request.scope.get("user")
-        if transactional and request.method == "POST" and key is not None and isinstance(principal, Principal):
+        if (
+            transactional
+            and request.method == "POST"
+            and key is not None
+            and isinstance(principal, Principal)
+        ):
             body = await request.body()
             claim = await idempotency.claim(
                 uow.conn, principal.key_id, key, request.method, request.url.path, body, state.clock.now()
@@ -89,13 +97,14 @@ async def capture_response(response: Response[Any]) -> Response[Any]:
     """``after_request`` hook: keep the encoded 2xx response of an idempotent POST for storage."""
     box = _box.get()
     slot = box.slot if box is not None else None
-    if slot is None or not 200 <= response.status_code < 300:
+    status = response.status_code or 200
+    if slot is None or not 200 <= status < 300:
         return response
     media_type = response.media_type if isinstance(response.media_type, str) else "application/json"
     body = response.render(response.content, media_type)
     headers = idempotency.replay_headers(response.headers)
     headers.setdefault("content-type", media_type)
-    slot.response = idempotency.StoredResponse(status=response.status_code, body=body, headers=headers)
+    slot.response = idempotency.StoredResponse(status=status, body=body, headers=headers)
     response.content = body
     return response
 

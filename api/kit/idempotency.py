@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-import asyncpg
 import msgspec
 
+from api.db import Conn
 from api.errors import IdempotencyMismatch, InFlight, invalid
 
 TTL = timedelta(hours=24)
@@ -33,7 +33,7 @@ class StoredResponse(msgspec.Struct, frozen=True):
     headers: dict[str, str]
 
 
-class Replay(Exception):  # noqa: N818 - a control-flow signal, not an error
+class Replay(Exception):
     """Raised before the handler runs when a stored response answers the request."""
 
     def __init__(self, stored: StoredResponse) -> None:
@@ -58,7 +58,7 @@ def fingerprint(method: str, path: str, body: bytes) -> bytes:
 
 
 async def claim(
-    conn: asyncpg.Connection,
+    conn: Conn,
     principal_id: UUID,
     key: str,
     method: str,
@@ -97,7 +97,7 @@ async def claim(
 REPLAYED_HEADERS = ("location", "etag", "content-type")
 
 
-async def store(conn: asyncpg.Connection, held: Claim, response: StoredResponse, now: datetime) -> None:
+async def store(conn: Conn, held: Claim, response: StoredResponse, now: datetime) -> None:
     """Record the response in the request's own transaction."""
     await conn.execute(
         """
@@ -118,9 +118,9 @@ async def store(conn: asyncpg.Connection, held: Claim, response: StoredResponse,
     )
 
 
-async def purge_expired(conn: asyncpg.Connection, now: datetime) -> int:
+async def purge_expired(conn: Conn, now: datetime) -> int:
     result: str = await conn.execute("DELETE FROM idempotency_records WHERE expires_at <= $1", now)
-    return int(result.split()[-1])
+    return int(result.rsplit(maxsplit=1)[-1])
 
 
 def replay_headers(headers: Any) -> dict[str, str]:

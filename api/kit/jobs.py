@@ -66,7 +66,9 @@ class JobSender:
                 sent += 1
             except (RedisError, OSError) as exc:
                 self._closed_until = time.monotonic() + self.pause
-                log.warning("could not enqueue %s (%s); the outbox sweep will retry", function, type(exc).__name__)
+                log.warning(
+                    "could not enqueue %s (%s); the outbox sweep will retry", function, type(exc).__name__
+                )
                 break
         return sent
 

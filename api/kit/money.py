@@ -81,7 +81,7 @@ def parse(money: Money, pointer: str = "", *, allow_negative: bool = False) -> M
     check_currency(money.currency, f"{pointer}/currency")
     match = _AMOUNT.match(money.amount)
     if match is None:
-        raise invalid(f"{pointer}/amount", f"{money.amount!r} is not a decimal amount such as \"120.00\"")
+        raise invalid(f"{pointer}/amount", f'{money.amount!r} is not a decimal amount such as "120.00"')
     sign, whole, fraction = match.groups()
     digits = minor_digits(money.currency)
     fraction = fraction or ""

@@ -15,6 +15,7 @@ import uuid
 from typing import Any
 
 import structlog
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
@@ -42,7 +43,9 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _redact_processor,
     ]
-    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    )
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
@@ -52,7 +55,11 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
-            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name, structlog.processors.format_exc_info],
+            foreign_pre_chain=[
+                *shared,
+                structlog.stdlib.add_logger_name,
+                structlog.processors.format_exc_info,
+            ],
         )
     )
     root = logging.getLogger()
@@ -66,7 +73,10 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "scopekeeper_http_requests", "HTTP requests", ["method", "route", "status"], registry=self.registry
+            "scopekeeper_http_requests",
+            "HTTP requests",
+            ["method", "route", "status"],
+            registry=self.registry,
         )
         self.latency = Histogram(
             "scopekeeper_http_request_seconds",
@@ -85,7 +95,7 @@ def observe(metrics: Metrics) -> Any:
 
     def factory(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != "http":
+            if scope["type"] != ScopeType.HTTP:
                 await app(scope, receive, send)
                 return
             started = time.perf_counter()
@@ -104,7 +114,7 @@ def observe(metrics: Metrics) -> Any:
                     status = message["status"]
                     headers = list(message.get("headers", []))
                     headers.append((b"x-request-id", request_id.encode()))
-                    message["headers"] = headers  # type: ignore[typeddict-unknown-key]
+                    message["headers"] = headers
                 await send(message)
 
             try:

@@ -26,7 +26,9 @@ Limit = Annotated[
 ]
 Cursor = Annotated[
     str | None,
-    QueryParameter(max_length=512, description="The `next_cursor` of the previous page; omit for the first page."),
+    QueryParameter(
+        max_length=512, description="The `next_cursor` of the previous page; omit for the first page."
+    ),
 ]
 
 

@@ -8,24 +8,26 @@ through (fail open): availability of the API matters more than counting during a
 from __future__ import annotations
 
 import logging
-import time
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from api.errors import RateLimited
+from api.kit.clock import Clock
 
 log = logging.getLogger("scopekeeper.ratelimit")
 
 
 class RateLimiter:
-    def __init__(self, redis: Redis, prefix: str = "rl") -> None:
+    def __init__(self, redis: Redis, clock: Clock, prefix: str = "rl") -> None:
         self.redis = redis
+        self.clock = clock
         self.prefix = prefix
 
     async def hit(self, bucket: str, limit: int, window: int) -> tuple[bool, int]:
         """Count one hit; return (allowed, seconds until the window resets)."""
-        window_start = int(time.time()) // window * window
+        now = int(self.clock.now().timestamp())
+        window_start = now // window * window
         key = f"{self.prefix}:{bucket}:{window_start}"
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
@@ -35,7 +37,7 @@ class RateLimiter:
         except (RedisError, OSError) as exc:
             log.warning("rate limiter unavailable, letting the request through: %s", type(exc).__name__)
             return True, 0
-        retry_after = max(1, window_start + window - int(time.time()))
+        retry_after = max(1, window_start + window - now)
         return int(count) <= limit, retry_after
 
 

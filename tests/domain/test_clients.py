@@ -20,7 +20,9 @@ async def test_create_and_read_client(client: httpx.AsyncClient, staff: dict[str
 
 async def test_email_domain_is_unique(client: httpx.AsyncClient, staff: dict[str, str]) -> None:
     await create_client_org(client, staff, "One", email_domain="shared.com")
-    response = await client.post("/v1/clients", json={"name": "Two", "email_domain": "shared.com"}, headers=staff)
+    response = await client.post(
+        "/v1/clients", json={"name": "Two", "email_domain": "shared.com"}, headers=staff
+    )
     assert response.status_code == 409
     assert response.json()["rule"] == "unique-email-domain"
 
@@ -69,7 +71,9 @@ async def test_client_key_sees_only_its_organisation(
     listed = (await client.get("/v1/clients", headers=key)).json()["items"]
     assert [c["id"] for c in listed] == [mine["id"]]
     assert (await client.post("/v1/clients", json={"name": "Nope"}, headers=key)).status_code == 403
-    assert (await client.patch(f"/v1/clients/{mine['id']}", json={"name": "x"}, headers=key)).status_code == 403
+    assert (
+        await client.patch(f"/v1/clients/{mine['id']}", json={"name": "x"}, headers=key)
+    ).status_code == 403
 
 
 async def test_list_paginates_without_gaps(client: httpx.AsyncClient, staff: dict[str, str]) -> None:

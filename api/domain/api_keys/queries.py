@@ -3,16 +3,16 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-import asyncpg
 import msgspec
 
+from api.db import Conn
 from api.domain.api_keys.schemas import ApiKey
 
 _COLUMNS = "id, role, name, client_id, prefix, created_at, revoked_at"
 
 
 async def insert(
-    conn: asyncpg.Connection,
+    conn: Conn,
     *,
     role: str,
     name: str,
@@ -36,11 +36,12 @@ async def insert(
         created_by,
         now,
     )
+    assert row is not None
     return msgspec.convert(dict(row), ApiKey)
 
 
 async def page(
-    conn: asyncpg.Connection, *, after: tuple[datetime, UUID] | None, limit: int, include_revoked: bool
+    conn: Conn, *, after: tuple[datetime, UUID] | None, limit: int, include_revoked: bool
 ) -> list[ApiKey]:
     rows = await conn.fetch(
         f"""
@@ -58,7 +59,7 @@ async def page(
     return [msgspec.convert(dict(r), ApiKey) for r in rows]
 
 
-async def revoke(conn: asyncpg.Connection, key_id: UUID, now: datetime) -> ApiKey | None:
+async def revoke(conn: Conn, key_id: UUID, now: datetime) -> ApiKey | None:
     row = await conn.fetchrow(
         f"""
         UPDATE api_keys SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1
@@ -70,11 +71,13 @@ async def revoke(conn: asyncpg.Connection, key_id: UUID, now: datetime) -> ApiKe
     return None if row is None else msgspec.convert(dict(row), ApiKey)
 
 
-async def count_active_staff(conn: asyncpg.Connection) -> int:
-    value: int = await conn.fetchval("SELECT count(*) FROM api_keys WHERE role = 'staff' AND revoked_at IS NULL")
+async def count_active_staff(conn: Conn) -> int:
+    value: int = await conn.fetchval(
+        "SELECT count(*) FROM api_keys WHERE role = 'staff' AND revoked_at IS NULL"
+    )
     return value
 
 
-async def any_keys(conn: asyncpg.Connection) -> bool:
+async def any_keys(conn: Conn) -> bool:
     value: bool = await conn.fetchval("SELECT EXISTS (SELECT 1 FROM api_keys)")
     return value

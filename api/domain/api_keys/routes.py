@@ -33,12 +33,17 @@ async def list_keys(
     """Keys oldest first, without secrets; revoked keys only with ``include_revoked=true``."""
     after = decode_cursor(cursor, (datetime, UUID))
     rows = await queries.page(
-        uow.conn, after=(after[0], after[1]) if after else None, limit=limit + 1, include_revoked=include_revoked
+        uow.conn,
+        after=(after[0], after[1]) if after else None,
+        limit=limit + 1,
+        include_revoked=include_revoked,
     )
     return page_of(rows, limit, lambda k: [k.created_at.isoformat(), str(k.id)])
 
 
-@delete("/v1/api-keys/{key_id:uuid}", opt=roles("staff"), tags=TAGS, summary="Revoke an API key", status_code=204)
+@delete(
+    "/v1/api-keys/{key_id:uuid}", opt=roles("staff"), tags=TAGS, summary="Revoke an API key", status_code=204
+)
 async def revoke_key(
     key_id: Annotated[UUID, PathParameter(description="The key's id")],
     uow: Uow,
@@ -49,5 +54,3 @@ async def revoke_key(
     """Revoke at once (idempotent). The last active staff key cannot be revoked (409)."""
     await service.revoke(uow, principal, key_id, now)
     state.key_cache.forget(key_id)
-
-

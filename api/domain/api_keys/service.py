@@ -20,7 +20,9 @@ from api.kit import outbox
 from api.kit.auth import Principal, new_key
 
 
-async def create(uow: UnitOfWork, actor: Principal | None, data: ApiKeyCreate, now: datetime) -> ApiKeyCreated:
+async def create(
+    uow: UnitOfWork, actor: Principal | None, data: ApiKeyCreate, now: datetime
+) -> ApiKeyCreated:
     if data.role == "client":
         if data.client_id is None:
             raise invalid("/client_id", "a client key needs the client_id of its organisation")
@@ -40,10 +42,25 @@ async def create(uow: UnitOfWork, actor: Principal | None, data: ApiKeyCreate, n
         now=now,
     )
     details = {"role": key.role, "name": key.name, "prefix": key.prefix}
-    await outbox.audit(uow, "api_key.created", actor=actor, subject_type="api_key", subject_id=key.id,
-                       details=details, now=now)
-    await outbox.emit(uow, "api_key.created", subject_type="api_key", subject_id=key.id, data=details,
-                      now=now, actor=actor, client_id=key.client_id)
+    await outbox.audit(
+        uow,
+        "api_key.created",
+        actor=actor,
+        subject_type="api_key",
+        subject_id=key.id,
+        details=details,
+        now=now,
+    )
+    await outbox.emit(
+        uow,
+        "api_key.created",
+        subject_type="api_key",
+        subject_id=key.id,
+        data=details,
+        now=now,
+        actor=actor,
+        client_id=key.client_id,
+    )
     return ApiKeyCreated(**{f: getattr(key, f) for f in key.__struct_fields__}, key=secret)
 
 
@@ -54,11 +71,27 @@ async def revoke(uow: UnitOfWork, actor: Principal, key_id: UUID, now: datetime)
     if key.revoked_at is not None and key.revoked_at < now:
         return key  # revoked before: nothing changes, nothing is recorded again
     if key.role == "staff" and await queries.count_active_staff(uow.conn) == 0:
-        raise Conflict("The last active staff key cannot be revoked; create another first.",
-                       rule="keep-one-staff-key")
+        raise Conflict(
+            "The last active staff key cannot be revoked; create another first.", rule="keep-one-staff-key"
+        )
     details = {"role": key.role, "prefix": key.prefix}
-    await outbox.audit(uow, "api_key.revoked", actor=actor, subject_type="api_key", subject_id=key.id,
-                       details=details, now=now)
-    await outbox.emit(uow, "api_key.revoked", subject_type="api_key", subject_id=key.id, data=details,
-                      now=now, actor=actor, client_id=key.client_id)
+    await outbox.audit(
+        uow,
+        "api_key.revoked",
+        actor=actor,
+        subject_type="api_key",
+        subject_id=key.id,
+        details=details,
+        now=now,
+    )
+    await outbox.emit(
+        uow,
+        "api_key.revoked",
+        subject_type="api_key",
+        subject_id=key.id,
+        data=details,
+        now=now,
+        actor=actor,
+        client_id=key.client_id,
+    )
     return key

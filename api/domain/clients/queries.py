@@ -7,6 +7,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from api.db import Conn
 from api.domain.clients.schemas import Client, Contact
 
 _SELECT = """
@@ -22,23 +23,25 @@ def _client(row: asyncpg.Record) -> Client:
     return msgspec.convert(dict(row), Client)
 
 
-async def exists(conn: asyncpg.Connection, client_id: UUID) -> bool:
+async def exists(conn: Conn, client_id: UUID) -> bool:
     value: bool = await conn.fetchval("SELECT EXISTS (SELECT 1 FROM clients WHERE id = $1)", client_id)
     return value
 
 
-async def get(conn: asyncpg.Connection, client_id: UUID, *, for_update: bool = False) -> Client | None:
-    row = await conn.fetchrow(_SELECT + " WHERE c.id = $1" + (" FOR UPDATE OF c" if for_update else ""), client_id)
+async def get(conn: Conn, client_id: UUID, *, for_update: bool = False) -> Client | None:
+    row = await conn.fetchrow(
+        _SELECT + " WHERE c.id = $1" + (" FOR UPDATE OF c" if for_update else ""), client_id
+    )
     return None if row is None else _client(row)
 
 
-async def by_domain(conn: asyncpg.Connection, domain: str) -> Client | None:
+async def by_domain(conn: Conn, domain: str) -> Client | None:
     row = await conn.fetchrow(_SELECT + " WHERE c.email_domain = $1", domain)
     return None if row is None else _client(row)
 
 
 async def page(
-    conn: asyncpg.Connection,
+    conn: Conn,
     *,
     after: tuple[datetime, UUID] | None,
     limit: int,
@@ -63,9 +66,7 @@ async def page(
     return [_client(r) for r in rows]
 
 
-async def insert(
-    conn: asyncpg.Connection, *, name: str, email_domain: str | None, now: datetime
-) -> UUID:
+async def insert(conn: Conn, *, name: str, email_domain: str | None, now: datetime) -> UUID:
     client_id: UUID = await conn.fetchval(
         """
         INSERT INTO clients (name, email_domain, created_at, updated_at) VALUES ($1, $2, $3, $3)
@@ -78,7 +79,7 @@ async def insert(
     return client_id
 
 
-async def update(conn: asyncpg.Connection, client_id: UUID, fields: dict[str, Any], now: datetime) -> None:
+async def update(conn: Conn, client_id: UUID, fields: dict[str, Any], now: datetime) -> None:
     await conn.execute(
         """
         UPDATE clients SET
@@ -96,7 +97,7 @@ async def update(conn: asyncpg.Connection, client_id: UUID, fields: dict[str, An
     )
 
 
-async def replace_contacts(conn: asyncpg.Connection, client_id: UUID, contacts: list[Contact]) -> None:
+async def replace_contacts(conn: Conn, client_id: UUID, contacts: list[Contact]) -> None:
     await conn.execute("DELETE FROM client_contacts WHERE client_id = $1", client_id)
     if contacts:
         await conn.executemany(

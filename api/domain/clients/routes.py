@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 from uuid import UUID
 
 from litestar import Response, get, patch, post
 from litestar.params import JSONBody, PathParameter, QueryParameter
-from typing import Annotated
 
 from api.domain.clients import queries, service
 from api.domain.clients.schemas import Client, ClientCreate, ClientPatch
@@ -25,7 +25,9 @@ def _with_etag(client: Client, status: int = 200) -> Response[Client]:
 
 
 @post("/v1/clients", opt=roles("staff"), tags=TAGS, summary="Create a client organisation")
-async def create_client(data: JSONBody[ClientCreate], uow: Uow, principal: Caller, now: Now) -> Response[Client]:
+async def create_client(
+    data: JSONBody[ClientCreate], uow: Uow, principal: Caller, now: Now
+) -> Response[Client]:
     """Create an organisation with its contacts. ``email_domain`` must be unique (409 otherwise)."""
     return _with_etag(await service.create(uow, principal, data, now), 201)
 
@@ -51,7 +53,9 @@ async def list_clients(
 
 
 @get("/v1/clients/{client_id:uuid}", opt=roles("staff", "client"), tags=TAGS, summary="Read a client")
-async def get_client(client_id: Annotated[UUID, PathParameter(description="The client's id")], uow: Uow, principal: Caller) -> Response[Client]:
+async def get_client(
+    client_id: Annotated[UUID, PathParameter(description="The client's id")], uow: Uow, principal: Caller
+) -> Response[Client]:
     """One organisation with its contacts; ``ETag`` carries its version."""
     return _with_etag(await service.get(uow.conn, principal, client_id))
 

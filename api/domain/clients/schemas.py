@@ -32,7 +32,7 @@ class ClientPatch(msgspec.Struct, forbid_unknown_fields=True):
 
     name: Name | msgspec.UnsetType = msgspec.UNSET
     contacts: Annotated[list[ContactIn], msgspec.Meta(max_length=50)] | msgspec.UnsetType = msgspec.UNSET
-    email_domain: Annotated[str, msgspec.Meta(max_length=253)] | None | msgspec.UnsetType = msgspec.UNSET
+    email_domain: Annotated[str, msgspec.Meta(max_length=253)] | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class Contact(msgspec.Struct):

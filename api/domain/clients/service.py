@@ -16,7 +16,7 @@ from uuid import UUID
 
 import asyncpg
 
-from api.db import UnitOfWork
+from api.db import Conn, UnitOfWork
 from api.domain.clients import queries
 from api.domain.clients.schemas import Client, ClientCreate, ClientPatch, Contact, ContactIn
 from api.errors import Conflict, NotFound
@@ -34,7 +34,9 @@ def _contacts(items: list[ContactIn]) -> list[Contact]:
                 name=item.name,
                 email=validate.email(item.email, f"{pointer}/email"),
                 locale=validate.locale(item.locale, f"{pointer}/locale") if item.locale else "en",
-                time_zone=validate.time_zone(item.time_zone, f"{pointer}/time_zone") if item.time_zone else None,
+                time_zone=validate.time_zone(item.time_zone, f"{pointer}/time_zone")
+                if item.time_zone
+                else None,
             )
         )
     return result
@@ -47,16 +49,26 @@ async def create(uow: UnitOfWork, actor: Principal, data: ClientCreate, now: dat
         async with uow.conn.transaction():
             client_id = await queries.insert(uow.conn, name=data.name, email_domain=domain, now=now)
     except asyncpg.UniqueViolationError:
-        raise Conflict(f"Another client already has the email domain {domain}.", rule="unique-email-domain") from None
+        raise Conflict(
+            f"Another client already has the email domain {domain}.", rule="unique-email-domain"
+        ) from None
     await queries.replace_contacts(uow.conn, client_id, contacts)
     client = await queries.get(uow.conn, client_id)
     assert client is not None
-    await outbox.emit(uow, "client.created", subject_type="client", subject_id=client_id,
-                      data={"name": client.name}, now=now, actor=actor, client_id=client_id)
+    await outbox.emit(
+        uow,
+        "client.created",
+        subject_type="client",
+        subject_id=client_id,
+        data={"name": client.name},
+        now=now,
+        actor=actor,
+        client_id=client_id,
+    )
     return client
 
 
-async def get(conn: asyncpg.Connection, principal: Principal, client_id: UUID) -> Client:
+async def get(conn: Conn, principal: Principal, client_id: UUID) -> Client:
     visible_client(principal, client_id, "client")
     client = await queries.get(conn, client_id)
     if client is None:
@@ -75,7 +87,9 @@ async def update(
     if isinstance(data.name, str):
         fields["name"] = data.name
     if data.email_domain is None or isinstance(data.email_domain, str):
-        fields["email_domain"] = validate.domain(data.email_domain, "/email_domain") if data.email_domain else None
+        fields["email_domain"] = (
+            validate.domain(data.email_domain, "/email_domain") if data.email_domain else None
+        )
     contacts: list[Contact] | None = None
     if isinstance(data.contacts, list):
         contacts = _contacts(data.contacts)
@@ -84,13 +98,22 @@ async def update(
             await queries.update(uow.conn, client_id, fields, now)
     except asyncpg.UniqueViolationError:
         raise Conflict(
-            f"Another client already has the email domain {fields.get('email_domain')}.", rule="unique-email-domain"
+            f"Another client already has the email domain {fields.get('email_domain')}.",
+            rule="unique-email-domain",
         ) from None
     if contacts is not None:
         await queries.replace_contacts(uow.conn, client_id, contacts)
     client = await queries.get(uow.conn, client_id)
     assert client is not None
     changed = sorted([*fields, *(["contacts"] if contacts is not None else [])])
-    await outbox.emit(uow, "client.updated", subject_type="client", subject_id=client_id,
-                      data={"changed": changed}, now=now, actor=actor, client_id=client_id)
+    await outbox.emit(
+        uow,
+        "client.updated",
+        subject_type="client",
+        subject_id=client_id,
+        data={"changed": changed},
+        now=now,
+        actor=actor,
+        client_id=client_id,
+    )
     return client

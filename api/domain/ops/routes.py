@@ -38,20 +38,29 @@ async def ready(state: State) -> Readiness:
     failing: list[str] = []
     try:
         await asyncio.wait_for(state.pool.fetchval("SELECT 1"), timeout=1.0)
-    except Exception:  # noqa: BLE001 - any failure means not ready
+    except Exception:
         failing.append("postgres")
     try:
         await asyncio.wait_for(state.redis.ping(), timeout=1.0)
-    except Exception:  # noqa: BLE001
+    except Exception:
         failing.append("redis")
     if failing:
-        raise Unavailable(f"Not ready: {', '.join(failing)} did not answer.", headers={"Retry-After": "1"},
-                          extra={"failing": failing})
+        raise Unavailable(
+            f"Not ready: {', '.join(failing)} did not answer.",
+            headers={"Retry-After": "1"},
+            extra={"failing": failing},
+        )
     return Readiness(status="ready", postgres="ok", redis="ok")
 
 
-@get("/metrics", opt=PUBLIC, tags=TAGS, summary="Prometheus metrics", exclude_from_auth=True,
-     media_type=CONTENT_TYPE_LATEST)
+@get(
+    "/metrics",
+    opt=PUBLIC,
+    tags=TAGS,
+    summary="Prometheus metrics",
+    exclude_from_auth=True,
+    media_type=CONTENT_TYPE_LATEST,
+)
 async def metrics(state: State) -> Response[Any]:
     """Request counts and latencies in the Prometheus text format."""
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,113 @@
+"""The outbox: events commit with their change, leave after the commit, survive a Redis outage."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from arq.worker import Worker
+
+from api.app import create_app
+from api.kit.clock import FrozenClock
+from api.kit.jobs import create_redis
+from api.settings import Settings
+from tests.conftest import asgi_client, create_client_org, running
+from workers.settings import worker_options
+from workers.tasks.events import dispatch_event, sweep_outbox
+
+RunWorker = Callable[[], Awaitable[int]]
+
+
+async def queued_jobs(redis_url: str) -> list[Any]:
+    redis = create_redis(redis_url)
+    try:
+        return list(await redis.queued_jobs(queue_name="scopekeeper:queue"))
+    finally:
+        await redis.aclose()
+        await redis.connection_pool.disconnect()
+
+
+async def test_event_is_dispatched_after_commit(
+    client: httpx.AsyncClient,
+    staff: dict[str, str],
+    db: asyncpg.Connection,
+    redis_url: str,
+    run_worker: RunWorker,
+) -> None:
+    org = await create_client_org(client, staff)
+    event = await db.fetchrow("SELECT id, dispatched_at FROM domain_events WHERE subject_id = $1", org["id"])
+    assert event is not None
+    assert event["dispatched_at"] is None
+    jobs = await queued_jobs(redis_url)
+    assert [j.job_id for j in jobs if j.function == "dispatch_event"] == [f"event:{event['id']}"]
+    await run_worker()
+    assert await db.fetchval("SELECT dispatched_at FROM domain_events WHERE id = $1", event["id"]) is not None
+
+
+async def test_rolled_back_change_leaves_no_event_and_no_job(
+    client: httpx.AsyncClient, staff: dict[str, str], db: asyncpg.Connection, redis_url: str
+) -> None:
+    response = await client.post("/v1/_probe/emit-then-fail", headers=staff)
+    assert response.status_code == 409
+    assert await db.fetchval("SELECT count(*) FROM domain_events WHERE type = 'probe.happened'") == 0
+    assert await db.fetchval("SELECT count(*) FROM clients WHERE name = 'ghost'") == 0
+    assert [j for j in await queued_jobs(redis_url) if j.function == "dispatch_event"] == []
+
+
+async def test_event_committed_while_redis_is_down_is_dispatched_by_the_sweep(
+    env: dict[str, str], clock: FrozenClock, db: asyncpg.Connection, make_key: Any, settings: Settings
+) -> None:
+    down = Settings.from_env({**env, "REDIS_URL": "redis://127.0.0.1:1/0"})  # nothing listens on port 1
+    app = create_app(down, clock=clock)
+    async with running(app):
+        key = await make_key()
+        async with asgi_client(app) as http:
+            org = await create_client_org(http, {"Authorization": f"Bearer {key}"}, "Offline")
+    event_id = await db.fetchval("SELECT id FROM domain_events WHERE subject_id = $1", org["id"])
+    assert await db.fetchval("SELECT dispatched_at FROM domain_events WHERE id = $1", event_id) is None
+    # Redis is back: the worker's sweep finds the event in PostgreSQL and delivers it
+    worker = Worker(**worker_options(settings, clock=clock), burst=True, poll_delay=0, handle_signals=False)
+    try:
+        await worker.main()
+    finally:
+        await worker.close()
+    assert await db.fetchval("SELECT dispatched_at FROM domain_events WHERE id = $1", event_id) is not None
+
+
+@pytest.fixture
+def env(env: dict[str, str]) -> dict[str, str]:
+    return {**env, "OUTBOX_SWEEP_AGE_SECONDS": "0"}
+
+
+async def test_dispatch_is_idempotent_and_sweep_skips_dispatched(
+    client: httpx.AsyncClient,
+    staff: dict[str, str],
+    db: asyncpg.Connection,
+    settings: Settings,
+    clock: FrozenClock,
+    redis_url: str,
+) -> None:
+    from api.db import create_pool
+
+    org = await create_client_org(client, staff)
+    event_id = await db.fetchval("SELECT id FROM domain_events WHERE subject_id = $1", org["id"])
+    pool = await create_pool(settings, min_size=1, max_size=2)
+    redis = create_redis(redis_url)
+    ctx = {"pool": pool, "clock": clock, "settings": settings, "redis": redis}
+    try:
+        assert await dispatch_event(ctx, str(event_id)) is True
+        assert await dispatch_event(ctx, str(event_id)) is False
+        await redis.flushdb()
+        waiting = await db.fetchval("SELECT count(*) FROM domain_events WHERE dispatched_at IS NULL")
+        assert waiting >= 1  # the staff key's own event
+        assert await sweep_outbox(ctx) == waiting
+        job_ids = [j.job_id for j in await redis.queued_jobs(queue_name="scopekeeper:queue")]
+        assert f"event:{event_id}" not in job_ids
+        assert len(job_ids) == waiting
+    finally:
+        await pool.close()
+        await redis.aclose()
+        await redis.connection_pool.disconnect()
