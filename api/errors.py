@@ -174,18 +174,21 @@ def _domain(request: Request[Any, Any, Any], exc: DomainError) -> Response[Probl
 
 
 _KEY_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
-_UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
+_NAMED_FIELD = re.compile(r"(?:unknown|missing required) field `([^`]+)`")
 
 
 def key_to_pointer(key: str | None, message: str) -> str:
-    """Turn Litestar's ``lines[0].amount`` into the JSON Pointer ``/lines/0/amount``."""
+    """Turn Litestar's ``lines[0].amount`` into the JSON Pointer ``/lines/0/amount``.
+
+    An unknown or missing field named in the message is appended (``/colour``).
+    """
     parts: list[str] = []
     if key and key != "data":
         for name, index in _KEY_PART.findall(key):
             parts.append(name or index)
-    unknown = _UNKNOWN_FIELD.search(message)
-    if unknown:
-        parts.append(unknown.group(1))
+    named = _NAMED_FIELD.search(message)
+    if named:
+        parts.append(named.group(1))
     return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
 
 
@@ -197,6 +200,7 @@ def _validation(request: Request[Any, Any, Any], exc: ValidationException) -> Re
         message = str(item.get("message", "invalid value"))
         source = item.get("source")
         key = item.get("key")
+        source = getattr(source, "value", source)
         pointer = key_to_pointer(key, message) if source in (None, "body") else f"{source}:{key}"
         errors.append(FieldError(pointer=pointer, detail=message))
     detail = "; ".join(f"{e.pointer or '/'}: {e.detail}" for e in errors) or "The request is not valid"
@@ -254,6 +258,14 @@ def _unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Pr
 
 
 def _postgres(request: Request[Any, Any, Any], exc: asyncpg.PostgresError) -> Response[Problem]:
+    if isinstance(exc, asyncpg.CharacterNotInRepertoireError | asyncpg.UntranslatableCharacterError):
+        return problem_response(
+            status=422,
+            slug="validation-failed",
+            title="The request is not valid",
+            detail="A text field holds a character the service cannot store (such as NUL).",
+            instance=request.url.path,
+        )
     if isinstance(
         exc, asyncpg.SerializationError | asyncpg.DeadlockDetectedError | asyncpg.UniqueViolationError
     ):

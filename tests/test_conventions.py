@@ -34,6 +34,25 @@ async def test_wrong_type_is_refused_with_a_pointer(client: httpx.AsyncClient, s
     assert problem["errors"] == [{"pointer": "/count", "detail": "Expected `int`, got `str`"}]
 
 
+async def test_missing_field_is_refused_with_its_pointer(
+    client: httpx.AsyncClient, staff: dict[str, str]
+) -> None:
+    body = {"price": {"amount": "1.00", "currency": "EUR"}}
+    problem = assert_problem(await client.post("/v1/_probe/money", json=body, headers=staff), 422)
+    assert problem["errors"] == [{"pointer": "/count", "detail": "Object missing required field `count`"}]
+
+
+async def test_bad_query_parameter_names_it(client: httpx.AsyncClient, staff: dict[str, str]) -> None:
+    problem = assert_problem(await client.get("/v1/clients", params={"limit": "0"}, headers=staff), 422)
+    assert [e["pointer"] for e in problem["errors"]] == ["query:limit"]  # type: ignore[attr-defined]
+
+
+async def test_text_the_database_cannot_store_is_422(
+    client: httpx.AsyncClient, staff: dict[str, str]
+) -> None:
+    assert_problem(await client.post("/v1/clients", json={"name": "Nul\u0000Corp"}, headers=staff), 422)
+
+
 async def test_float_amount_is_refused(client: httpx.AsyncClient, staff: dict[str, str]) -> None:
     body = {"price": {"amount": 12.5, "currency": "EUR"}, "count": 1}
     problem = assert_problem(await client.post("/v1/_probe/money", json=body, headers=staff), 422)

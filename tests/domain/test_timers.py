@@ -215,6 +215,17 @@ async def test_met_after_the_sweep_breached_it(
 # --- pause and resume ----------------------------------------------------------------------------------
 
 
+async def test_meeting_a_paused_timer_counts_the_open_pause(
+    app: Litestar, db: asyncpg.Connection, clock: FrozenClock
+) -> None:
+    timer = await start(app, clock.now(), kind="support_first_response")
+    await act(app, "pause", timer, clock.now() + 2 * HOUR)
+    met = await act(app, "meet", timer, clock.now() + 5 * HOUR)
+    assert met is not None
+    assert (met.state, met.met_at, met.paused_total) == ("met", clock.now() + 5 * HOUR, 3 * HOUR)
+    assert [e["event"] for e in await log_of(db, timer.id)] == ["started", "paused", "resumed", "met"]
+
+
 async def test_five_hour_pause_moves_a_clock_timer_by_five_hours(
     app: Litestar, db: asyncpg.Connection, clock: FrozenClock
 ) -> None:

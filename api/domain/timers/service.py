@@ -197,11 +197,16 @@ async def _breach_if_overdue(uow: UnitOfWork, timer: Timer, at: datetime) -> Tim
 
 
 async def meet(uow: UnitOfWork, *, kind: TimerKind, subject_id: UUID, at: datetime) -> Timer | None:
-    """Stop the open timer as met at ``at``; a breach that happened first is kept (state ``breached``)."""
+    """Stop the open timer as met at ``at``; a breach that happened first is kept (state ``breached``).
+
+    A paused timer is resumed at ``at`` first, so its open pause counts as paused time.
+    """
     at = _aware(at, "at")
     timer = await _lock_open(uow, kind, subject_id)
     if timer is None:
         return None
+    if timer.state == "paused":
+        timer = await resume(uow, kind=kind, subject_id=subject_id, at=at) or timer
     timer = await _breach_if_overdue(uow, timer, at)
     met = await queries.mark_met(uow.conn, timer.id, at=at, now=at)
     await _emit(uow, events.SLA_MET, met, at, met_at=at, late=met.breached_at is not None)
