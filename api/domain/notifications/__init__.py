@@ -1,0 +1,1 @@
+"""Notifications: who hears of which domain event, by email, and how the message reads."""
