@@ -10,11 +10,15 @@ from api.settings import Settings
 
 async def test_a_failed_unit_of_work_leaves_no_open_transaction(settings: Settings) -> None:
     pool = await create_pool(settings, min_size=1, max_size=1)
+
+    async def failing_request() -> None:
+        async with unit_of_work(pool, transactional=True, acquire_timeout=5) as uow:
+            await uow.conn.execute("CREATE TEMP TABLE scratch (x int) ON COMMIT DROP")
+            raise RuntimeError("handler failed")
+
     try:
         with pytest.raises(RuntimeError):
-            async with unit_of_work(pool, transactional=True, acquire_timeout=5) as uow:
-                await uow.conn.execute("CREATE TEMP TABLE scratch (x int) ON COMMIT DROP")
-                raise RuntimeError("handler failed")
+            await failing_request()
         async with pool.acquire() as conn:
             assert not conn.is_in_transaction()
             assert await conn.fetchval("SELECT to_regclass('pg_temp.scratch')") is None

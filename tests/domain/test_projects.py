@@ -356,7 +356,7 @@ async def test_architecture_is_refused_outside_discovery(
         ({"summary": {**ARCHITECTURE["summary"], "monitoring_plan": ""}}, "/summary/monitoring_plan"),  # type: ignore[dict-item]
         (
             {"summary": {k: v for k, v in ARCHITECTURE["summary"].items() if k != "data_flow"}},  # type: ignore[attr-defined]
-            "/summary",
+            "/summary/data_flow",
         ),
     ],
 )
