@@ -276,10 +276,14 @@ def _postgres(request: Request[Any, Any, Any], exc: asyncpg.PostgresError) -> Re
             detail="Another request changed this resource at the same moment; read it again and retry.",
             instance=request.url.path,
         )
-    if isinstance(exc, asyncpg.QueryCanceledError):
-        return _unavailable(request, exc)
     if isinstance(
-        exc, asyncpg.CannotConnectNowError | asyncpg.AdminShutdownError | asyncpg.ConnectionFailureError
+        exc,
+        # statement timeout, shutdown, restart, crash recovery (class 57); a connection lost or refused
+        # (class 08, and asyncpg's "connection was closed in the middle of operation"); out of
+        # connections or resources (class 53)
+        asyncpg.OperatorInterventionError
+        | asyncpg.PostgresConnectionError
+        | asyncpg.InsufficientResourcesError,
     ):
         return _unavailable(request, exc)
     return _internal(request, exc)

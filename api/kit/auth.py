@@ -117,11 +117,13 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
         cache: KeyCache = state.key_cache
         principal = cache.get(digest)
         if principal is None:
-            row = await state.pool.fetchrow(
-                "SELECT id, role, client_id, name FROM api_keys WHERE secret_hash = $1 AND revoked_at IS NULL",
-                digest,
-                timeout=state.settings.db_acquire_timeout,
-            )
+            # The acquire is bounded too: with the pool exhausted the request answers 503, not a hang.
+            async with state.pool.acquire(timeout=state.settings.db_acquire_timeout) as conn:
+                row = await conn.fetchrow(
+                    "SELECT id, role, client_id, name FROM api_keys WHERE secret_hash = $1 AND revoked_at IS NULL",
+                    digest,
+                    timeout=state.settings.db_acquire_timeout,
+                )
             if row is None:
                 raise Unauthenticated(
                     "The key is unknown or revoked.", headers={"WWW-Authenticate": "Bearer"}

@@ -9,14 +9,29 @@ Weekday = Annotated[
     int, msgspec.Meta(ge=1, le=7, description="ISO weekday: 1 = Monday ... 7 = Sunday", examples=[1])
 ]
 
+#: A wall-clock time is documented as ``HH:MM:SS[.ffffff]``; the framework's default would call it a duration.
+_WALL_TIME = {
+    "extra": {"format": None, "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?$"}
+}
+
 
 class WorkingWindow(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """A working window on one ISO weekday, in the calendar's local wall time; it cannot cross midnight."""
 
     weekday: Weekday
-    start: Annotated[time, msgspec.Meta(description="Opening, local wall time", examples=["09:00:00"])]
+    start: Annotated[
+        time,
+        msgspec.Meta(
+            description="Opening, local wall time", examples=["09:00:00"], extra_json_schema=_WALL_TIME
+        ),
+    ]
     end: Annotated[
-        time, msgspec.Meta(description="Closing, local wall time, after the opening", examples=["18:00:00"])
+        time,
+        msgspec.Meta(
+            description="Closing, local wall time, after the opening",
+            examples=["18:00:00"],
+            extra_json_schema=_WALL_TIME,
+        ),
     ]
 
 

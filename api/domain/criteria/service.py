@@ -717,7 +717,10 @@ async def apply_changes(
 
 def _url(value: str, pointer: str) -> str:
     text = value.strip()
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # an unclosed IPv6 bracket, a host that changes under NFKC normalisation
+        raise invalid(pointer, f"{value!r} is not an absolute http(s) URL") from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname or " " in text:
         raise invalid(pointer, f"{value!r} is not an absolute http(s) URL")
     return text

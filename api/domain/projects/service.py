@@ -199,7 +199,10 @@ def _reason(reason: str | None) -> str:
 
 
 def _url(value: str, pointer: str) -> str:
-    parts = urlsplit(value.strip())
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:  # an unclosed IPv6 bracket, a host that changes under NFKC normalisation
+        raise invalid(pointer, f"{value!r} is not an absolute http(s) URL") from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname or " " in value.strip():
         raise invalid(pointer, f"{value!r} is not an absolute http(s) URL")
     return value.strip()

@@ -1,0 +1,119 @@
+"""Secrets: API keys and webhook secrets never reach the logs, the responses after creation, or the
+database in clear.
+
+A full scenario runs with every logger at DEBUG (the app, asyncpg, httpx, arq): keys are created, a
+webhook endpoint subscribed, inquiries posted with an intake key, a wrong key tried, and the worker
+delivers the events (mail and a signed webhook to a real local receiver). Then the captured output
+(stdout, stderr and log records) must hold none of the key secrets, the webhook secret or any
+``Authorization`` value; API keys are stored only as hashes; the webhook secret is never readable
+through a GET.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+
+import asyncpg
+import httpx
+import pytest
+
+from api.kit.observability import redact
+from tests.conftest import KeyMaker, bearer, create_client_org
+from tests.domain import inquiry_support
+from tests.notify_support import Receiver, SmtpSink
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    sink = SmtpSink()
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def env(env: dict[str, str], smtp: SmtpSink) -> dict[str, str]:
+    return {**env, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port), "WEBHOOK_TIMEOUT": "2"}
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    server = Receiver()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def test_no_secret_reaches_logs_or_reads(
+    client: httpx.AsyncClient,
+    staff: dict[str, str],
+    make_key: KeyMaker,
+    run_worker: Callable[[], Awaitable[int]],
+    receiver: Receiver,
+    db: asyncpg.Connection,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    staff_secret = staff["Authorization"].removeprefix("Bearer ")
+    org = await create_client_org(client, staff, "Secretive")
+    created_key = await client.post(
+        "/v1/api-keys", json={"role": "client", "name": "portal", "client_id": org["id"]}, headers=staff
+    )
+    assert created_key.status_code == 201, created_key.text
+    client_secret = created_key.json()["key"]
+    intake_secret = await make_key("intake")
+    endpoint = await client.post(
+        "/v1/webhook-endpoints", json={"url": receiver.url, "event_types": "*"}, headers=staff
+    )
+    assert endpoint.status_code == 201, endpoint.text
+    webhook_secret = endpoint.json()["secret"]
+
+    for n in range(3):
+        await inquiry_support.post(client, bearer(intake_secret), email=f"lead{n}@example.com")
+    assert (await client.get(f"/v1/clients/{org['id']}", headers=bearer(client_secret))).status_code == 200
+    wrong = client_secret[:-4] + "AAAA"
+    assert (await client.get("/v1/clients", headers=bearer(wrong))).status_code == 401
+    assert (await client.get("/v1/_probe/boom", headers=staff)).status_code == 500
+    assert await run_worker() > 0
+    assert receiver.requests, "the webhook was not delivered"
+    assert all("webhook-signature" in r.headers for r in receiver.requests)
+
+    # Never readable again through the API.
+    endpoint_id = endpoint.json()["id"]
+    reads = [
+        await client.get("/v1/webhook-endpoints", headers=staff),
+        await client.get(f"/v1/webhook-endpoints/{endpoint_id}", headers=staff),
+        await client.get(f"/v1/webhook-endpoints/{endpoint_id}/deliveries", headers=staff),
+        await client.get("/v1/api-keys", headers=staff),
+        await client.get("/v1/events", headers=staff),
+    ]
+    secrets = [staff_secret, client_secret, intake_secret, webhook_secret, wrong]
+    for reply in reads:
+        assert reply.status_code == 200, reply.text
+        for secret in secrets:
+            assert secret not in reply.text
+
+    # API keys are stored as hashes only.
+    stored = " ".join(str(dict(r)) for r in await db.fetch("SELECT * FROM api_keys"))
+    for secret in (staff_secret, client_secret, intake_secret):
+        assert secret not in stored
+        assert secret.split("_")[2] not in stored
+
+    out, err = capfd.readouterr()
+    logged = "\n".join([out, err, caplog.text, *(str(r.args) for r in caplog.records)])
+    assert "request" in logged, "nothing was captured: the scan would prove nothing"
+    for secret in secrets:
+        assert secret not in logged
+        assert secret.split("_", 2)[-1] not in logged
+    assert "Bearer sk_" not in logged
+
+
+def test_redaction_masks_keys_secrets_and_bearer_values() -> None:
+    text = redact("Authorization: Bearer sk_0123abcd_SECRETPART and whsec_c2VjcmV0+/= and Bearer opaque")
+    assert "SECRETPART" not in text
+    assert "c2VjcmV0" not in text
+    assert "opaque" not in text
+    assert text.startswith("Authorization: Bearer [redacted]")
+    assert redact("key sk_0123abcd_SECRETPART") == "key sk_0123abcd_[redacted]"
