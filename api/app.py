@@ -17,8 +17,20 @@ from litestar.types import ControllerRouterHandler
 
 from api.db import create_pool
 from api.domain.api_keys import routes as api_keys
+from api.domain.calendar import routes as calendar
+from api.domain.calendar import service as calendar_service
+from api.domain.change_requests import routes as change_requests
 from api.domain.clients import routes as clients
+from api.domain.contracts import routes as contracts
+from api.domain.criteria import routes as criteria
+from api.domain.events import routes as events
+from api.domain.inquiries import routes as inquiries
 from api.domain.ops import routes as ops
+from api.domain.projects import routes as projects
+from api.domain.quotes import routes as quotes
+from api.domain.support import routes as support
+from api.domain.timers import routes as timers
+from api.domain.webhooks import routes as webhooks
 from api.errors import exception_handlers
 from api.kit import idempotency
 from api.kit.auth import ApiKeyAuthentication, KeyCache, role_guard
@@ -55,6 +67,76 @@ def route_handlers() -> list[ControllerRouterHandler]:
         clients.list_clients,
         clients.get_client,
         clients.update_client,
+        inquiries.create_inquiry,
+        inquiries.list_inquiries,
+        inquiries.get_inquiry,
+        inquiries.reply_inquiry,
+        inquiries.close_inquiry,
+        inquiries.release_inquiry,
+        inquiries.convert_inquiry,
+        projects.create_project,
+        projects.list_projects,
+        projects.get_project,
+        projects.project_status,
+        projects.project_history,
+        projects.submit_architecture,
+        projects.approve_architecture,
+        projects.record_handover,
+        projects.launch_project,
+        projects.hold_project,
+        projects.resume_project,
+        projects.cancel_project,
+        projects.close_project,
+        quotes.create_quote,
+        quotes.list_quotes,
+        quotes.get_quote,
+        quotes.get_quote_document,
+        quotes.update_quote,
+        quotes.send_quote,
+        quotes.revise_quote,
+        quotes.accept_quote,
+        quotes.decline_quote,
+        contracts.get_contract,
+        criteria.create_criterion,
+        criteria.list_criteria,
+        criteria.get_criterion,
+        criteria.update_criterion,
+        criteria.remove_criterion,
+        criteria.criterion_versions,
+        criteria.verify_criterion,
+        criteria.list_verifications,
+        criteria.waive_criterion,
+        change_requests.submit_change_request,
+        change_requests.list_change_requests,
+        change_requests.get_change_request,
+        change_requests.assess_change_request,
+        change_requests.approve_change_request,
+        change_requests.reject_change_request,
+        change_requests.withdraw_change_request,
+        change_requests.start_change_request,
+        change_requests.complete_change_request,
+        support.open_support_request,
+        support.list_support_requests,
+        support.get_support_request,
+        support.respond_to_support_request,
+        support.resolve_support_request,
+        support.reopen_support_request,
+        support.sla_report,
+        calendar.get_calendar,
+        calendar.put_calendar,
+        timers.list_timers,
+        timers.get_timer,
+        timers.get_due_dates,
+        timers.get_policy,
+        timers.put_policy,
+        events.list_events,
+        webhooks.create_endpoint,
+        webhooks.list_endpoints,
+        webhooks.get_endpoint,
+        webhooks.delete_endpoint,
+        webhooks.enable_endpoint,
+        webhooks.list_deliveries,
+        webhooks.retry_delivery,
     ]
 
 
@@ -77,6 +159,7 @@ def create_app(
     extra_handlers: Sequence[ControllerRouterHandler] = (),
 ) -> Litestar:
     metrics = Metrics()
+    calendar_service.configure(settings)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

@@ -62,6 +62,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     webhooks_allow_private: bool = False
     webhook_timeout: float = 10.0
     webhook_disable_after_failures: int = 20
+    # how long a worker holds a delivery it is sending before another may take it over
+    delivery_lease_seconds: int = 300
     # quotes
     rate_band_low: int = 35
     rate_band_high: int = 55
@@ -99,6 +101,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError("CALENDAR_OPEN", "must be earlier than CALENDAR_CLOSE")
         if self.rate_band_low > self.rate_band_high:
             raise SettingsError("RATE_BAND_LOW", "must not exceed RATE_BAND_HIGH")
+        if self.delivery_lease_seconds <= max(self.webhook_timeout, self.smtp_timeout):
+            raise SettingsError("DELIVERY_LEASE_SECONDS", "must exceed WEBHOOK_TIMEOUT and SMTP_TIMEOUT")
 
 
 def _url(schemes: tuple[str, ...]) -> Callable[[str], str]:
@@ -235,6 +239,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "webhooks_allow_private": ("WEBHOOKS_ALLOW_PRIVATE", _bool),
     "webhook_timeout": ("WEBHOOK_TIMEOUT", _float),
     "webhook_disable_after_failures": ("WEBHOOK_DISABLE_AFTER_FAILURES", _int(1, 10_000)),
+    "delivery_lease_seconds": ("DELIVERY_LEASE_SECONDS", _int(1, 86_400)),
     "rate_band_low": ("RATE_BAND_LOW", _int(0, 1_000_000)),
     "rate_band_high": ("RATE_BAND_HIGH", _int(0, 1_000_000)),
     "cors_allow_origins": ("CORS_ALLOW_ORIGINS", _origins),

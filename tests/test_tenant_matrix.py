@@ -119,12 +119,22 @@ async def _support_request_id(http: httpx.AsyncClient, staff: dict[str, str], or
     return str(response.json()["id"])
 
 
+async def _change_request_id(http: httpx.AsyncClient, staff: dict[str, str], org: dict[str, Any]) -> str:
+    project_id = await _project_id(http, staff, org)
+    await quote_helpers.accepted(http, staff, await _client_key(http, staff, org), project_id)
+    body = {"title": "Matrix change", "description": "One more thing"}
+    response = await http.post(f"/v1/projects/{project_id}/change-requests", json=body, headers=staff)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
 FACTORIES: dict[str, Factory] = {
     "client_id": _client_id,
     "project_id": _project_id,
     "quote_id": _quote_id,
     "criterion_id": _criterion_id,
     "support_request_id": _support_request_id,
+    "change_request_id": _change_request_id,
 }
 
 BODIES: dict[tuple[str, str], Any] = {
@@ -140,6 +150,9 @@ BODIES: dict[tuple[str, str], Any] = {
     },
     ("POST", "/v1/support-requests/{support_request_id:uuid}/responses"): {"message": "hello"},
     ("POST", "/v1/support-requests/{support_request_id:uuid}/reopen"): {},
+    ("POST", "/v1/change-requests/{change_request_id:uuid}/approve"): {"assessment_revision": 1},
+    ("POST", "/v1/change-requests/{change_request_id:uuid}/reject"): {"reason": "no"},
+    ("POST", "/v1/change-requests/{change_request_id:uuid}/withdraw"): {"reason": "no"},
 }
 
 

@@ -556,7 +556,11 @@ async def test_a_feature_request_is_answered_as_not_covered(
         client, project["id"], client_key, kind="feature_request", subject="Add a CSV export", body="Weekly."
     )
     assert created["status"] == "redirected"
-    assert created["change_request_id"] is None
+    draft = await db.fetchrow(
+        "SELECT status, title FROM change_requests WHERE id = $1", UUID(created["change_request_id"])
+    )
+    assert draft is not None
+    assert (draft["status"], draft["title"]) == ("submitted", "Add a CSV export")
     assert created["first_response_at"] == z(WED_10)
     assert created["timer"]["state"] == "met"
     assert created["timer"]["met_at"] == z(WED_10)
@@ -572,7 +576,7 @@ async def test_a_feature_request_is_answered_as_not_covered(
     assert redirected["data"]["title"] == "Add a CSV export"
     assert redirected["data"]["description"] == "Weekly."
     assert redirected["data"]["support_request_id"] == created["id"]
-    assert redirected["data"]["change_request_id"] is None
+    assert redirected["data"]["change_request_id"] == created["change_request_id"]
     assert redirected["data"]["opened_by"] == "client"
     assert redirected["data"]["client_id"] == org["id"]
     responded = (await events(db, created["id"]))[1]
@@ -580,7 +584,7 @@ async def test_a_feature_request_is_answered_as_not_covered(
     assert responded["data"]["automatic"] is True
     # the client may not argue it back into support; staff may
     refused = problem(await act(client, created["id"], "reopen", client_key), 409, "not-covered-by-support")
-    assert refused["extra"] == {"change_request_id": None}
+    assert refused["extra"] == {"change_request_id": created["change_request_id"]}
     reopened = await act(client, created["id"], "reopen", staff, {"message": "This is a bug after all."})
     assert reopened.status_code == 200, reopened.text
     assert reopened.json()["status"] == "open"
@@ -612,7 +616,7 @@ async def test_a_registered_hook_links_a_draft_change_request(
     ) -> UUID | None:
         return uuid4()
 
-    service.ON_FEATURE_REQUEST.extend([create_draft_from_support, second])
+    service.ON_FEATURE_REQUEST[:0] = [create_draft_from_support, second]  # ahead of the change-request hook
     try:
         created = await open_request(client, project["id"], client_key, kind="feature_request")
     finally:

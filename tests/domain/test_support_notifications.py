@@ -206,5 +206,5 @@ async def test_a_feature_request_tells_the_client_it_is_not_covered(
     await run_worker()
     [answer] = smtp.to(CONTACT)
     assert answer["Subject"] == "Re: CSV export"
-    assert "Not covered by post-launch support" in text_of(answer)
+    assert "not covered by support; a change request draft has been created" in text_of(answer).lower()
     assert subjects(smtp, STAFF) == ["Support request: CSV export (Recommender)"]

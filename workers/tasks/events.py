@@ -13,6 +13,9 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
+from redis.exceptions import RedisError
+
+from api.domain.notifications.service import fan_out, job_for
 from api.kit.outbox import DISPATCH_JOB, dispatch_job_id
 
 log = logging.getLogger("scopekeeper.worker.events")
@@ -21,15 +24,22 @@ SWEEP_BATCH = 1000
 
 
 async def dispatch_event(ctx: dict[str, Any], event_id: str) -> bool:
-    """Mark one event dispatched. Returns False when it was already dispatched or does not exist."""
-    pool = ctx["pool"]
+    """Fan the event out to its deliveries and mark it dispatched, in one transaction; then enqueue one
+    job per due delivery (ids ``notify:<delivery>:<attempts>``). Returns False when it was already
+    dispatched or does not exist; a second run still enqueues the event's due deliveries, so a run that
+    died between its commit and its enqueues loses nothing."""
     now = ctx["clock"].now()
-    result: str = await pool.execute(
-        "UPDATE domain_events SET dispatched_at = $2 WHERE id = $1 AND dispatched_at IS NULL",
-        UUID(event_id),
-        now,
-    )
-    return result.endswith(" 1")
+    async with ctx["pool"].acquire() as conn:
+        dispatched, due = await fan_out(conn, UUID(event_id), ctx["settings"], now)
+    redis = ctx["redis"]
+    for item in due:
+        function, argument, key = job_for(item)
+        try:
+            await redis.enqueue_job(function, argument, _job_id=key)
+        except (RedisError, OSError):
+            log.warning("could not enqueue %s; the delivery sweep will", key)
+            break
+    return dispatched
 
 
 async def sweep_outbox(ctx: dict[str, Any]) -> int:
