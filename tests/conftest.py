@@ -34,6 +34,7 @@ from api.domain.api_keys import service as key_service
 from api.domain.api_keys.schemas import ApiKeyCreate
 from api.kit.clock import FrozenClock
 from api.settings import Settings
+from tests.notify_support import SmtpSink
 from tests.probes import PROBES
 from workers.settings import worker_options
 
@@ -119,6 +120,15 @@ def env(database_url: str, redis_url: str) -> dict[str, str]:
         "STAFF_EMAILS": "staff@shop.com",
         "OUTBOX_SWEEP_AGE_SECONDS": "0",
     }
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    """A real SMTP server on loopback; point SMTP_HOST/SMTP_PORT at it in the module's ``env``."""
+    sink = SmtpSink()
+    sink.start()
+    yield sink
+    sink.stop()
 
 
 @pytest.fixture

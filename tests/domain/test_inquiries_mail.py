@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import asyncpg
@@ -25,14 +25,6 @@ MONDAY_1500_WARSAW = utc(2026, 11, 30, 14, 0)
 MONDAY_1245_WARSAW = utc(2026, 11, 30, 11, 45)
 
 RunWorker = Callable[[], Awaitable[int]]
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink()
-    sink.start()
-    yield sink
-    sink.stop()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -26,14 +26,6 @@ from workers.tasks.quotes import expire_quotes
 # which is 23:00 UTC that day.
 LAST_VALID_INSTANT = datetime(2026, 12, 24, 22, 59, 59, tzinfo=UTC)
 EXPIRED_INSTANT = datetime(2026, 12, 24, 23, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink()
-    sink.start()
-    yield sink
-    sink.stop()
 
 
 @pytest.fixture

@@ -51,14 +51,6 @@ ACQUIRE_TIMEOUT = 2.0
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink()
-    sink.start()
-    yield sink
-    sink.stop()
-
-
-@pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
     server = Receiver()
     await server.start()

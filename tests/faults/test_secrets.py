@@ -12,7 +12,7 @@ through a GET.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 import httpx
@@ -22,14 +22,6 @@ from api.kit.observability import redact
 from tests.conftest import KeyMaker, bearer, create_client_org
 from tests.domain import inquiry_support
 from tests.notify_support import Receiver, SmtpSink
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink()
-    sink.start()
-    yield sink
-    sink.stop()
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -19,15 +19,6 @@ from tests.domain.project_helpers import new_project, walk
 from tests.notify_support import SmtpSink
 
 RunWorker = Callable[[], Awaitable[int]]
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    """A real SMTP server, so that the notifications of project events are delivered, not retried."""
-    sink = SmtpSink()
-    sink.start()
-    yield sink
-    sink.stop()
 
 
 @pytest.fixture
