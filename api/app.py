@@ -37,7 +37,7 @@ from api.kit.auth import ApiKeyAuthentication, KeyCache, role_guard
 from api.kit.clock import Clock, SystemClock
 from api.kit.http import DEPENDENCIES, capture_response, request_context
 from api.kit.jobs import JobSender, close_redis, create_redis
-from api.kit.observability import Metrics, observe
+from api.kit.observability import AccessLog, Metrics, observe
 from api.kit.ratelimit import RateLimiter
 from api.openapi_doc import document_problems
 from api.settings import Settings
@@ -159,6 +159,7 @@ def create_app(
     extra_handlers: Sequence[ControllerRouterHandler] = (),
 ) -> Litestar:
     metrics = Metrics()
+    access_log = AccessLog()
     calendar_service.configure(settings)
 
     @asynccontextmanager
@@ -168,7 +169,8 @@ def create_app(
         app.state.jobs = JobSender(app.state.redis)
         app.state.limiter = RateLimiter(app.state.redis, app.state.clock)
         try:
-            yield
+            async with access_log.flushing():
+                yield
         finally:
             await close_redis(app.state.redis)
             await app.state.pool.close()
@@ -218,7 +220,7 @@ def create_app(
         ),
         dependencies=DEPENDENCIES,
         guards=[role_guard],
-        middleware=[observe(metrics), request_context, auth],
+        middleware=[observe(metrics, access_log), request_context, auth],
         exception_handlers=handlers,
         after_request=capture_response,
         request_max_body_size=settings.max_body_bytes,

@@ -9,6 +9,8 @@
   schema) are public. Known key with the wrong role → 403.
 - A client key is bound to one client organisation: services scope every read to it and answer 404
   for anything outside it (``visible_client``).
+- Each key may make ``RATE_LIMIT_PER_MINUTE`` requests a minute across all API processes (429 with
+  ``Retry-After`` beyond; leased permits, see ``api.kit.ratelimit``).
 - Verified keys are cached in the process for ``AUTH_CACHE_SECONDS``; a revocation takes effect at once
   in the process that revoked the key and within that many seconds in the others.
 """
@@ -137,6 +139,7 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
             f"key:{principal.key_id}",
             state.settings.rate_limit_per_minute,
             60,
+            lease=True,
         )
         return AuthenticationResult(user=principal, auth=None)
 

@@ -1,19 +1,31 @@
 """Structured request logs and Prometheus metrics, as one thin ASGI middleware.
 
 Each request gets an id (the caller's ``X-Request-ID`` when sane, else a new one), echoed in the
-response. One JSON log line per request carries the id, method, route, status and latency; headers are
-never logged, so neither ``Authorization`` nor any secret reaches the logs.
+response. One JSON log line per request (logger ``scopekeeper.access``) carries the id, method, route
+template, status and latency; headers and paths with their ids are never logged, so neither
+``Authorization`` nor any secret reaches the logs.
+
+Access lines are buffered, as web servers buffer access logs: they are written to stderr in whole lines,
+in writes of at most ``AccessLog.CHUNK`` bytes (so processes sharing a pipe never interleave within a
+line), when the buffer fills, at least every ``AccessLog.FLUSH_SECONDS`` and when the app stops. A
+process killed outright loses at most that last second of access lines; every other log line (warnings,
+errors) is written at once.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 import sys
 import time
 import uuid
-from typing import Any
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any, TextIO
 
+import msgspec
 import structlog
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -87,11 +99,76 @@ class Metrics:
         )
 
 
-access_log = structlog.get_logger("scopekeeper.access")
+class AccessLog:
+    """The buffered access log (see the module's rules)."""
+
+    CHUNK = 4096
+    FLUSH_SECONDS = 1.0
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
+        self._lines: list[str] = []
+        self._size = 0
+        self._encode = msgspec.json.Encoder().encode
+
+    def record(self, request_id: str, method: str, route: str, status: int, latency_ms: float) -> None:
+        line = self._encode(
+            {
+                "request_id": request_id,
+                "method": method,
+                "route": route,
+                "status": status,
+                "latency_ms": latency_ms,
+                "event": "request",
+                "logger": "scopekeeper.access",
+                "level": "info",
+                "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            }
+        ).decode()
+        if self._size + len(line) + 1 > self.CHUNK:
+            self.flush()
+        self._lines.append(line)
+        self._size += len(line) + 1
+
+    def flush(self) -> None:
+        """Write what is buffered, in whole lines, ``CHUNK`` bytes at most per write."""
+        if not self._lines:
+            return
+        lines, self._lines, self._size = self._lines, [], 0
+        stream = self._stream or sys.stderr
+        chunk: list[str] = []
+        size = 0
+        for line in lines:
+            if chunk and size + len(line) + 1 > self.CHUNK:
+                stream.write("\n".join(chunk) + "\n")
+                stream.flush()
+                chunk, size = [], 0
+            chunk.append(line)
+            size += len(line) + 1
+        stream.write("\n".join(chunk) + "\n")
+        stream.flush()
+
+    @contextlib.asynccontextmanager
+    async def flushing(self) -> AsyncIterator[None]:
+        """Flush every ``FLUSH_SECONDS`` while the app runs, and once more when it stops."""
+
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(self.FLUSH_SECONDS)
+                self.flush()
+
+        task = asyncio.get_running_loop().create_task(loop())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            self.flush()
 
 
-def observe(metrics: Metrics) -> Any:
-    """Build the ASGI middleware factory bound to ``metrics``."""
+def observe(metrics: Metrics, access_log: AccessLog) -> Any:
+    """Build the ASGI middleware factory bound to ``metrics`` and ``access_log``."""
 
     def factory(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
@@ -131,14 +208,7 @@ def observe(metrics: Metrics) -> Any:
                 metrics.requests.labels(method, route_name, str(status)).inc()
                 metrics.latency.labels(method, route_name).observe(elapsed)
                 if route_name not in ("/health", "/metrics"):
-                    access_log.info(
-                        "request",
-                        request_id=request_id,
-                        method=method,
-                        route=route_name,
-                        status=status,
-                        latency_ms=round(elapsed * 1000, 2),
-                    )
+                    access_log.record(request_id, method, route_name, status, round(elapsed * 1000, 2))
 
         return middleware
 
