@@ -1,5 +1,6 @@
 # One image, two commands: the API (default) and the worker (`python -m workers`).
 # Production runs it against external PostgreSQL and Redis; `python -m api migrate` applies migrations.
+# SCOPEKEEPER_ENV=production: WEBHOOK_SECRET_KEYS must be given at run time (API, worker and migrate).
 
 FROM python:3.11-slim-bookworm AS build
 ENV UV_COMPILE_BYTECODE=1 \

@@ -5,6 +5,10 @@
 - ``migrate``: apply the migrations to ``DATABASE_URL``.
 - ``create-key --role staff|client|intake --name N [--client-id ID]``: create a key and print it once.
 - ``openapi [--check]``: write ``openapi/openapi.json`` from the app (or fail when it differs).
+- ``reencrypt-webhook-secrets``: seal every webhook endpoint's signing secret again under the first key
+  of ``WEBHOOK_SECRET_KEYS``, in one transaction (key rotation: put the new key first, run this, then
+  drop the old key). A secret no configured key opens is left as it is and named with the reason; the
+  command then exits 1. It prints counts and ids, never a secret.
 """
 
 from __future__ import annotations
@@ -61,6 +65,25 @@ async def _create_key(
         return created.key
     finally:
         await pool.close()
+
+
+async def _reencrypt_webhook_secrets(settings: Settings) -> int:
+    from api.db import create_pool, unit_of_work
+    from api.domain.webhooks import queries
+
+    pool = await create_pool(settings, min_size=1, max_size=1)
+    try:
+        async with unit_of_work(pool, transactional=True, acquire_timeout=10) as uow:
+            done = await queries.reseal_all(uow.conn, settings.webhook_secret_keys)
+    finally:
+        await pool.close()
+    print(
+        f"re-sealed {done.resealed} webhook signing secrets under key id "
+        f"{settings.webhook_secret_keys.primary.id}"
+    )
+    for endpoint_id, reason in done.unreadable:
+        print(f"webhook endpoint {endpoint_id}: left as it was, {reason}", file=sys.stderr)
+    return 1 if done.unreadable else 0
 
 
 def openapi_document() -> bytes:
@@ -154,6 +177,10 @@ def main(argv: list[str] | None = None) -> int:
     key.add_argument("--role", choices=["staff", "client", "intake"], required=True)
     key.add_argument("--name", default="created on the command line")
     key.add_argument("--client-id", type=UUID)
+    sub.add_parser(
+        "reencrypt-webhook-secrets",
+        help="seal every webhook signing secret again under the first key of WEBHOOK_SECRET_KEYS",
+    )
     doc = sub.add_parser("openapi", help="write openapi/openapi.json from the app")
     doc.add_argument("--check", action="store_true", help="fail when the committed file differs")
     args = parser.parse_args(argv)
@@ -175,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
         secret = asyncio.run(_create_key(settings, args.role, args.name, args.client_id, only_if_empty=False))
         print(secret)
         return 0
+    if args.command == "reencrypt-webhook-secrets":
+        return asyncio.run(_reencrypt_webhook_secrets(settings))
     return 2
 
 

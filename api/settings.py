@@ -3,6 +3,11 @@
 Nothing in the code base reads ``os.environ`` at import time: ``Settings.from_env()`` is called by the
 entry points (the API factory, the worker, the CLI) and the resulting object travels as an argument.
 A malformed variable raises :class:`SettingsError` naming the variable and what was expected.
+
+``WEBHOOK_SECRET_KEYS`` (``key_id:base64url-32-byte-key``, comma-separated, the first one sealing) is
+required in production. Elsewhere, when it is unset, the fixed and public ``insecure-development`` key
+is used so that a developer machine and the tests need no set-up; production refuses that key. Errors
+about the variable name the key id or the item's position, never key material.
 """
 
 from __future__ import annotations
@@ -16,7 +21,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
+from api.kit import secretbox
+from api.kit.secretbox import Key, Keyring
+
 T = TypeVar("T")
+
+#: The id of the built-in development key. It seals webhook signing secrets only when
+#: ``WEBHOOK_SECRET_KEYS`` is unset outside production; production refuses it.
+DEVELOPMENT_KEY_ID = "insecure-development"
+#: INSECURE: a fixed, public key so that a developer machine and the tests run with no set-up. Anything
+#: sealed with it is as good as clear text; it is never accepted in production.
+INSECURE_DEVELOPMENT_KEYS = Keyring((Key(DEVELOPMENT_KEY_ID, b"scopekeeper-insecure-dev-key-001"),))
 
 
 class SettingsError(ValueError):
@@ -62,6 +77,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     webhooks_allow_private: bool = False
     webhook_timeout: float = 10.0
     webhook_disable_after_failures: int = 20
+    # keys sealing webhook signing secrets at rest: the first seals, all open (see api.kit.secretbox)
+    webhook_secret_keys: Keyring = INSECURE_DEVELOPMENT_KEYS
     # how long a worker holds a delivery it is sending before another may take it over
     delivery_lease_seconds: int = 300
     # quotes
@@ -103,6 +120,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError("RATE_BAND_LOW", "must not exceed RATE_BAND_HIGH")
         if self.delivery_lease_seconds <= max(self.webhook_timeout, self.smtp_timeout):
             raise SettingsError("DELIVERY_LEASE_SECONDS", "must exceed WEBHOOK_TIMEOUT and SMTP_TIMEOUT")
+        if self.is_production and DEVELOPMENT_KEY_ID in self.webhook_secret_keys.ids:
+            raise SettingsError(
+                "WEBHOOK_SECRET_KEYS",
+                "required in production (the built-in development key is public and refused there)",
+            )
 
 
 def _url(schemes: tuple[str, ...]) -> Callable[[str], str]:
@@ -239,6 +261,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "webhooks_allow_private": ("WEBHOOKS_ALLOW_PRIVATE", _bool),
     "webhook_timeout": ("WEBHOOK_TIMEOUT", _float),
     "webhook_disable_after_failures": ("WEBHOOK_DISABLE_AFTER_FAILURES", _int(1, 10_000)),
+    "webhook_secret_keys": ("WEBHOOK_SECRET_KEYS", secretbox.parse),
     "delivery_lease_seconds": ("DELIVERY_LEASE_SECONDS", _int(1, 86_400)),
     "rate_band_low": ("RATE_BAND_LOW", _int(0, 1_000_000)),
     "rate_band_high": ("RATE_BAND_HIGH", _int(0, 1_000_000)),

@@ -5,8 +5,8 @@ A full scenario runs with every logger at DEBUG (the app, asyncpg, httpx, arq): 
 webhook endpoint subscribed, inquiries posted with an intake key, a wrong key tried, and the worker
 delivers the events (mail and a signed webhook to a real local receiver). Then the captured output
 (stdout, stderr and log records) must hold none of the key secrets, the webhook secret or any
-``Authorization`` value; API keys are stored only as hashes; the webhook secret is never readable
-through a GET.
+``Authorization`` value; API keys are stored only as hashes; the webhook secret is stored only sealed
+(neither it nor its base64 body is in the endpoint's row) and is never readable through a GET.
 """
 
 from __future__ import annotations
@@ -86,6 +86,14 @@ async def test_no_secret_reaches_logs_or_reads(
         assert reply.status_code == 200, reply.text
         for secret in secrets:
             assert secret not in reply.text
+
+    # The webhook secret is stored sealed only: no column of its row holds it or its body.
+    endpoint_row = await db.fetchrow("SELECT * FROM webhook_endpoints WHERE id = $1::uuid", endpoint_id)
+    assert endpoint_row is not None
+    stored_endpoint = repr(dict(endpoint_row)).encode() + bytes(endpoint_row["secret_sealed"])
+    webhook_body = webhook_secret.removeprefix("whsec_")
+    for trace in (webhook_secret, webhook_body):
+        assert trace.encode() not in stored_endpoint
 
     # API keys are stored as hashes only.
     stored = " ".join(str(dict(r)) for r in await db.fetch("SELECT * FROM api_keys"))

@@ -1,10 +1,14 @@
-"""Migrations: one head; upgrade, downgrade to base and upgrade again on a fresh database."""
+"""Migrations: one head; upgrade, downgrade to base and upgrade again on a fresh database; revision
+0010 seals the webhook secrets already stored and its downgrade restores them."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import asyncpg
 import pytest
@@ -13,6 +17,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 
 from api import devenv
+from api.kit import secretbox
 from migrations.sql import statements
 
 
@@ -84,3 +89,58 @@ def test_script_splitter_keeps_function_bodies() -> None:
     parts = statements(script)
     assert len(parts) == 3
     assert "RETURN 1;" in parts[1]
+
+
+async def _query(url: str, sql: str, *args: Any) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(url)
+    try:
+        return list(await conn.fetch(sql, *args))
+    finally:
+        await conn.close()
+
+
+def test_0010_seals_clear_secrets_and_its_downgrade_restores_them(
+    fresh_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys_text = f"m1:{secretbox.encode_key(secretbox.generate_key())}"
+    keys = secretbox.parse(keys_text)
+    monkeypatch.setenv("WEBHOOK_SECRET_KEYS", keys_text)
+    cfg = config(fresh_database)
+    command.upgrade(cfg, "0009")
+    raw = os.urandom(32)
+    body = base64.b64encode(raw).decode()
+    secret = "whsec_" + body
+    [inserted] = asyncio.run(
+        _query(
+            fresh_database,
+            """
+            INSERT INTO webhook_endpoints (url, event_types, secret, created_at)
+            VALUES ('https://crm.example.com/hooks', ARRAY['*'], $1, now()) RETURNING id
+            """,
+            secret,
+        )
+    )
+    endpoint_id: uuid.UUID = inserted["id"]
+
+    command.upgrade(cfg, "0010")
+    [row] = asyncio.run(_query(fresh_database, "SELECT * FROM webhook_endpoints"))
+    assert "secret" not in row
+    sealed = bytes(row["secret_sealed"])
+    assert secretbox.key_id_of(sealed) == "m1"
+    assert secretbox.unseal(keys, sealed, endpoint_id.bytes) == secret
+    stored = sealed + repr(dict(row)).encode()
+    for trace in (secret.encode(), body.encode(), raw, base64.urlsafe_b64encode(raw)):
+        assert trace not in stored
+
+    # without the key that sealed it the downgrade refuses, and changes nothing
+    monkeypatch.setenv("WEBHOOK_SECRET_KEYS", f"m2:{secretbox.encode_key(secretbox.generate_key())}")
+    with pytest.raises(RuntimeError, match="key id m1 not configured"):
+        command.downgrade(cfg, "0009")
+    [unchanged] = asyncio.run(_query(fresh_database, "SELECT secret_sealed FROM webhook_endpoints"))
+    assert bytes(unchanged["secret_sealed"]) == sealed
+
+    monkeypatch.setenv("WEBHOOK_SECRET_KEYS", keys_text)
+    command.downgrade(cfg, "0009")
+    [restored] = asyncio.run(_query(fresh_database, "SELECT * FROM webhook_endpoints"))
+    assert restored["secret"] == secret
+    assert "secret_sealed" not in restored

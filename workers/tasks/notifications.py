@@ -7,6 +7,11 @@ stored in PostgreSQL (``next_attempt_at``) and a job deferred to that time is en
 every 30 seconds, enqueues every delivery whose time has come or whose lease ran out, under the same
 deterministic job id, so a job Redis lost is found again and a queued one is not doubled.
 
+A webhook endpoint's signing secret that no key of ``WEBHOOK_SECRET_KEYS`` decrypts (its key was
+removed) fails the attempt like any other failure: ``last_error`` says "signing secret cannot be
+decrypted (key id X not configured)", the delivery is retried with the usual backoff, and the reason
+(never the secret) is logged.
+
 Events written here: ``webhook_endpoint.disabled`` (the attempt that reached the limit of consecutive
 failures), ``webhook_delivery.failed`` and ``email_delivery.failed`` (a delivery gave up).
 """
@@ -31,6 +36,7 @@ from api.domain.webhooks.sender import Outcome
 from api.errors import Invalid
 from api.kit import outbox
 from api.kit.jobs import JobSender
+from api.kit.secretbox import SealError
 from api.settings import Settings
 
 log = logging.getLogger("scopekeeper.worker.notifications")
@@ -90,7 +96,16 @@ async def deliver_webhook(ctx: dict[str, Any], delivery_id: str) -> str:
     if endpoint is None or event is None:
         outcome = Outcome(ok=False, status_code=None, latency_ms=0, response_body=None, error="gone")
     else:
-        outcome = await _post(endpoint.url, endpoint.secret, event, settings)
+        try:
+            secret = webhook_queries.open_secret(
+                settings.webhook_secret_keys, endpoint.id, endpoint.secret_sealed
+            )
+        except SealError as exc:
+            reason = f"signing secret cannot be decrypted ({exc})"
+            log.error("webhook delivery %s to endpoint %s: %s", held.delivery.id, endpoint_id, reason)
+            outcome = Outcome(ok=False, status_code=None, latency_ms=0, response_body=None, error=reason)
+        else:
+            outcome = await _post(endpoint.url, secret, event, settings)
     now = clock.now()
     jobs: list[Job] = []
     async with pool.acquire() as conn, conn.transaction():

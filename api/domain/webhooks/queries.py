@@ -1,3 +1,10 @@
+"""The SQL of webhook endpoints and their deliveries.
+
+Signing secrets are stored sealed (``secret_sealed``, see ``api.kit.secretbox``) with the endpoint's
+id as associated data: :func:`insert` seals, :func:`open_secret` opens what :func:`target` read, and
+:func:`reseal_all` seals every one again under the first key. No other query writes the column.
+"""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -9,6 +16,8 @@ import msgspec
 
 from api.db import Conn
 from api.domain.webhooks.schemas import Endpoint, WebhookDelivery
+from api.kit import secretbox
+from api.kit.secretbox import Keyring
 
 ALL = "*"
 
@@ -19,11 +28,12 @@ _ENDPOINT = """
 
 
 class EndpointTarget(msgspec.Struct):
-    """What a delivery needs of its endpoint, the secret included (never returned by the API)."""
+    """What a delivery needs of its endpoint (never returned by the API); the secret as stored, sealed
+    (:func:`open_secret` decrypts it)."""
 
     id: UUID
     url: str
-    secret: str
+    secret_sealed: bytes
     status: str
 
 
@@ -34,27 +44,41 @@ def _endpoint(row: asyncpg.Record) -> Endpoint:
     return msgspec.convert(values, Endpoint)
 
 
+def seal_secret(keys: Keyring, endpoint_id: UUID, secret: str) -> bytes:
+    """The stored form of an endpoint's signing secret: sealed under the first key, bound to its id."""
+    return secretbox.seal(keys, secret, endpoint_id.bytes)
+
+
+def open_secret(keys: Keyring, endpoint_id: UUID, sealed: bytes) -> str:
+    """The signing secret in clear; raises ``secretbox.SealError`` when no key of ``keys`` opens it."""
+    return secretbox.unseal(keys, sealed, endpoint_id.bytes)
+
+
 async def insert(
     conn: Conn,
     *,
+    endpoint_id: UUID,
     url: str,
     description: str | None,
     event_types: list[str],
     secret: str,
+    keys: Keyring,
     created_by: UUID | None,
     now: datetime,
 ) -> Endpoint:
+    """Store a new endpoint; ``secret`` is stored sealed under ``keys`` (its clear text is not kept)."""
     row = await conn.fetchrow(
         f"""
-        INSERT INTO webhook_endpoints AS e (url, description, event_types, secret, created_by, created_at,
-                                            from_seq)
-        VALUES ($1, $2, $3, $4, $5, $6, (SELECT coalesce(max(seq), 0) FROM domain_events))
+        INSERT INTO webhook_endpoints AS e (id, url, description, event_types, secret_sealed, created_by,
+                                            created_at, from_seq)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT coalesce(max(seq), 0) FROM domain_events))
         RETURNING {_ENDPOINT}
         """,
+        endpoint_id,
         url,
         description,
         event_types,
-        secret,
+        seal_secret(keys, endpoint_id, secret),
         created_by,
         now,
     )
@@ -89,9 +113,37 @@ async def page(conn: Conn, *, after: tuple[datetime, UUID] | None, limit: int) -
 
 async def target(conn: Conn, endpoint_id: UUID) -> EndpointTarget | None:
     row = await conn.fetchrow(
-        "SELECT id, url, secret, status FROM webhook_endpoints WHERE id = $1", endpoint_id
+        "SELECT id, url, secret_sealed, status FROM webhook_endpoints WHERE id = $1", endpoint_id
     )
     return None if row is None else msgspec.convert(dict(row), EndpointTarget)
+
+
+class Resealed(msgspec.Struct):
+    """What :func:`reseal_all` did: how many secrets it sealed again, and which it could not open."""
+
+    resealed: int
+    unreadable: list[tuple[UUID, str]]
+
+
+async def reseal_all(conn: Conn, keys: Keyring) -> Resealed:
+    """Seal every endpoint's secret (deleted endpoints' too) again under the first key of ``keys``.
+
+    Run it inside a transaction: the rows are locked until it ends. A secret no key of ``keys`` opens
+    is left as it is and reported with the reason.
+    """
+    rows = await conn.fetch("SELECT id, secret_sealed FROM webhook_endpoints ORDER BY id FOR UPDATE")
+    updates: list[tuple[UUID, bytes]] = []
+    unreadable: list[tuple[UUID, str]] = []
+    for row in rows:
+        try:
+            secret = open_secret(keys, row["id"], row["secret_sealed"])
+        except secretbox.SealError as exc:
+            unreadable.append((row["id"], str(exc)))
+            continue
+        updates.append((row["id"], seal_secret(keys, row["id"], secret)))
+    if updates:
+        await conn.executemany("UPDATE webhook_endpoints SET secret_sealed = $2 WHERE id = $1", updates)
+    return Resealed(resealed=len(updates), unreadable=unreadable)
 
 
 async def mark_deleted(conn: Conn, endpoint_id: UUID, now: datetime) -> None:

@@ -3,9 +3,14 @@
 Rules:
 - Staff only. ``url`` must pass ``urls.py`` (422 at ``/url`` otherwise); ``event_types`` is a list of
   exact event types or ``"*"`` (a list containing ``"*"`` means all); duplicates are dropped.
-- The signing secret is generated here (``whsec_`` + 32 random bytes, per Standard Webhooks), returned
-  in the 201 only, and stored for signing (a signing key cannot be hashed); it is in no other response,
-  no event, no audit entry and no log.
+- The signing secret is generated here (``whsec_`` + 32 random bytes, per Standard Webhooks) and
+  returned in the 201 only; it is in no other response, no event, no audit entry and no log. It must be
+  read back to sign, so it cannot be hashed: the database holds it only sealed with AES-256-GCM under
+  the first key of ``WEBHOOK_SECRET_KEYS``, bound to the endpoint's id (generated here, before the
+  insert), so a sealed secret copied onto another endpoint does not decrypt. The worker decrypts it
+  for each attempt; one that no configured key opens fails the attempt (retried with the usual backoff)
+  with ``last_error`` "signing secret cannot be decrypted (key id X not configured)".
+  ``python -m api reencrypt-webhook-secrets`` seals every secret again under the first key (rotation).
 - ``DELETE`` removes the endpoint: its waiting deliveries are cancelled, its log stays in the database.
   A deleted endpoint is 404 from then on.
 - An endpoint is disabled after ``WEBHOOK_DISABLE_AFTER_FAILURES`` consecutive failed attempts (any
@@ -19,7 +24,7 @@ Rules:
 from __future__ import annotations
 
 from datetime import datetime
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from api.db import Conn, UnitOfWork
 from api.domain.notifications import backoff
@@ -46,10 +51,12 @@ async def create(
     secret = sender.new_secret()
     endpoint = await queries.insert(
         uow.conn,
+        endpoint_id=uuid4(),
         url=str(target.url),
         description=data.description,
         event_types=event_types(data.event_types),
         secret=secret,
+        keys=settings.webhook_secret_keys,
         created_by=actor.key_id,
         now=now,
     )
