@@ -188,11 +188,14 @@ def webhook_latency(
     receiver = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "bench.receiver", str(port), out_path], cwd=harness.ROOT
     )
+    smtp_port = harness.free_port()
+    smtp = subprocess.Popen([sys.executable, "-m", "bench.smtp_sink", str(smtp_port)], cwd=harness.ROOT)  # noqa: S603
+    worker_env = {**os.environ, **env, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port)}
     with open(log_path, "ab") as output:
         worker = subprocess.Popen(
             [sys.executable, "-m", "workers"],
             cwd=harness.ROOT,
-            env={**os.environ, **env},
+            env=worker_env,
             stdout=output,
             stderr=output,
         )
@@ -222,6 +225,7 @@ def webhook_latency(
     finally:
         stop(worker)
         stop(receiver)
+        stop(smtp)
         os.unlink(out_path)
     received.sort()
 

@@ -188,3 +188,23 @@ async def run_worker_once(settings: Settings, clock: FrozenClock) -> int:
         return worker.jobs_complete + worker.jobs_failed
     finally:
         await worker.close()
+
+
+async def fanned_out(app: Litestar, settings: Settings, clock: FrozenClock, event_id: UUID) -> None:
+    """Commit the event's fan-out as a dispatch job does, and stop there (as a worker killed right after)."""
+    from api.domain.notifications.service import fan_out
+
+    async with app.state.pool.acquire() as conn:
+        await fan_out(conn, event_id, settings, clock.now())
+
+
+async def flush(redis_url: str) -> None:
+    """Empty the test's Redis database: every queued job is lost."""
+    from api.kit.jobs import create_redis
+
+    redis = create_redis(redis_url)
+    try:
+        await redis.flushdb()
+    finally:
+        await redis.aclose()
+        await redis.connection_pool.disconnect()

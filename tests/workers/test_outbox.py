@@ -111,3 +111,43 @@ async def test_dispatch_is_idempotent_and_sweep_skips_dispatched(
         await pool.close()
         await redis.aclose()
         await redis.connection_pool.disconnect()
+
+
+async def test_a_dispatch_job_held_by_a_dead_worker_is_enqueued_late(
+    client: httpx.AsyncClient,
+    staff: dict[str, str],
+    db: asyncpg.Connection,
+    settings: Settings,
+    clock: FrozenClock,
+    redis_url: str,
+) -> None:
+    from datetime import timedelta
+
+    from api.db import create_pool
+    from workers.tasks.notifications import STUCK_AFTER
+
+    await create_client_org(client, staff)
+    waiting = await db.fetch("SELECT id FROM domain_events WHERE dispatched_at IS NULL")
+    pool = await create_pool(settings, min_size=1, max_size=2)
+    redis = create_redis(redis_url)
+    ctx = {"pool": pool, "clock": clock, "settings": settings, "redis": redis}
+    try:
+        await redis.flushdb()
+        for row in waiting:  # arq still holds each dispatch job id, as for a worker killed mid-run
+            await redis.enqueue_job(
+                "dispatch_event", str(row["id"]), _job_id=f"event:{row['id']}", _defer_by=3600
+            )
+        assert await sweep_outbox(ctx) == 0
+        clock.advance(STUCK_AFTER - timedelta(seconds=1))
+        assert await sweep_outbox(ctx) == 0
+        clock.advance(timedelta(seconds=1))
+        assert await sweep_outbox(ctx) == len(waiting)
+        assert await sweep_outbox(ctx) == 0  # the late job is not doubled either
+        job_ids = sorted(str(j.job_id) for j in await redis.queued_jobs(queue_name="scopekeeper:queue"))
+        assert job_ids == sorted(
+            [f"event:{row['id']}" for row in waiting] + [f"event:{row['id']}:late" for row in waiting]
+        )
+    finally:
+        await pool.close()
+        await redis.aclose()
+        await redis.connection_pool.disconnect()
