@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -10,6 +11,7 @@ import msgspec
 from api.db import Conn
 from api.domain.projects import status
 from api.domain.projects.schemas import HistoryEvent, Project
+from api.kit.pagination import MAX_LIMIT
 
 
 class ProjectRef(msgspec.Struct, frozen=True):
@@ -35,6 +37,13 @@ _REF = """
 """
 
 
+_PHASE_HISTORY = """coalesce((SELECT json_agg(json_build_object(
+                'from_phase', h.from_phase, 'to_phase', h.to_phase, 'reason', h.reason,
+                'actor_key_id', h.actor_key_id, 'actor_role', h.actor_role, 'at', rfc3339(h.at))
+                ORDER BY h.id)
+            FROM project_phase_changes h WHERE h.project_id = p.id), '[]'::json)"""
+
+
 def _select() -> str:
     """The project resource; ``$1`` is the current instant (milestone states depend on it)."""
     return f"""
@@ -53,14 +62,112 @@ def _select() -> str:
            END AS handover,
            p.launched_at, p.support_ends_at, p.closed_at, p.cancelled_at,
            {status.milestones_sql("$1::timestamptz")} AS milestones,
-           coalesce((SELECT json_agg(json_build_object(
-                         'from_phase', h.from_phase, 'to_phase', h.to_phase, 'reason', h.reason,
-                         'actor_key_id', h.actor_key_id, 'actor_role', h.actor_role, 'at', rfc3339(h.at))
-                         ORDER BY h.id)
-                     FROM project_phase_changes h WHERE h.project_id = p.id), '[]'::json) AS phase_history,
+           {_PHASE_HISTORY} AS phase_history,
            p.created_at, p.updated_at, p.version
     FROM projects p
     {status.milestone_join()}
+    """
+
+
+class PageJson(msgspec.Struct, frozen=True):
+    """One page of the project list as PostgreSQL encoded it.
+
+    ``items`` is the UTF-8 JSON array of the page's projects; ``next_after`` is the sort key
+    (``created_at``, ``id``) of the page's last project when another page follows, else None.
+    """
+
+    items: bytes
+    next_after: tuple[datetime, UUID] | None
+
+
+def _document() -> str:
+    """The project resource as one ``json`` object over ``p``; ``$1`` is the current instant.
+
+    The keys and their order are those of :class:`~api.domain.projects.schemas.Project` (and of its
+    nested structs), instants are ``rfc3339`` text, ids are uuid strings and absent values are nulls:
+    the same document msgspec encodes from :func:`get`.
+    """
+    summary = ", ".join(
+        f"'{key}', p.architecture_summary -> '{key}'"
+        for key in ("data_flow", "serving_approach", "api_design", "monitoring_plan")
+    )
+    handover = ", ".join(
+        f"'{key}', p.handover -> '{key}'"
+        for key in ("source_repository_url", "deployment_scripts_url", "monitoring_url", "runbook_url")
+    )
+    return f"""json_build_object(
+        'id', p.id, 'client_id', p.client_id, 'name', p.name, 'description', p.description,
+        'currency', p.currency, 'inquiry_id', p.inquiry_id, 'business_hours_support', p.business_hours_support,
+        'phase', p.phase, 'phase_since', rfc3339(p.phase_since), 'resume_phase', p.resume_phase,
+        'discovery_started_at', rfc3339(p.discovery_started_at),
+        'discovery_ends_at', rfc3339(p.discovery_ends_at),
+        'architecture', CASE WHEN p.architecture_document_url IS NULL THEN NULL ELSE json_build_object(
+            'document_url', p.architecture_document_url,
+            'summary', json_build_object({summary}),
+            'revision', p.architecture_revision,
+            'submitted_at', rfc3339(p.architecture_submitted_at),
+            'revised_at', rfc3339(p.architecture_revised_at),
+            'approved_at', rfc3339(p.architecture_approved_at)) END,
+        'scope_frozen_at', rfc3339(p.scope_frozen_at),
+        'handover', CASE WHEN p.handover IS NULL THEN NULL ELSE json_build_object(
+            {handover}, 'recorded_at', rfc3339(p.handover_recorded_at)) END,
+        'launched_at', rfc3339(p.launched_at),
+        'support_ends_at', rfc3339(p.support_ends_at),
+        'closed_at', rfc3339(p.closed_at),
+        'cancelled_at', rfc3339(p.cancelled_at),
+        'milestones', {status.milestones_sql("$1::timestamptz")},
+        'phase_history', {_PHASE_HISTORY},
+        'created_at', rfc3339(p.created_at),
+        'updated_at', rfc3339(p.updated_at),
+        'version', p.version)"""
+
+
+@lru_cache(maxsize=32)
+def _page_statement(delivery_due_on: str, *, after: bool, client: bool, phase: bool) -> str:
+    """One page of the list as a single row: ``items`` (the page's JSON array, ``bytea``) and, when
+    another page follows, the sort key of the page's last project (``last_created_at``, ``last_id``).
+
+    ``$1`` is now and ``$2`` the page size; then, for the filters present and in this order, the sort
+    key to start after, the client and the phase. Each combination of filters is its own statement,
+    so that PostgreSQL can keep one generic plan per connection that probes the matching index
+    (``projects_created``, ``projects_client_created``, ``projects_phase_created``) instead of planning
+    this large statement on every call. The innermost ``LIMIT`` is the largest page plus one, a
+    constant the planner estimates with; the page size applies above it. One row more than the page
+    is read, so whether another page follows costs no second statement; only the page's own rows are
+    encoded. The rows carry every column of ``projects`` because the milestone inputs capabilities
+    provide (:mod:`api.domain.projects.status`) are expressions over the whole project row; those
+    inputs (lateral row ``md``) are computed once per project.
+    """
+    conditions = ["true"]
+    n = 2
+    if after:
+        conditions.append(f"(created_at, id) > (${n + 1}::timestamptz, ${n + 2}::uuid)")
+        n += 2
+    if client:
+        n += 1
+        conditions.append(f"client_id = ${n}::uuid")
+    if phase:
+        n += 1
+        conditions.append(f"phase = ${n}::text")
+    return f"""
+    SELECT convert_to(coalesce(json_agg({_document()} ORDER BY p.n) FILTER (WHERE p.n <= $2::int),
+                               '[]'::json)::text, 'UTF8') AS items,
+           CASE WHEN count(*) > $2::int THEN min(p.created_at) FILTER (WHERE p.n = $2::int) END
+               AS last_created_at,
+           CASE WHEN count(*) > $2::int THEN (array_agg(p.id) FILTER (WHERE p.n = $2::int))[1] END
+               AS last_id
+    FROM (
+        SELECT q.*, row_number() OVER (ORDER BY q.created_at, q.id) AS n
+        FROM (
+            SELECT * FROM projects
+            WHERE {" AND ".join(conditions)}
+            ORDER BY created_at, id
+            LIMIT {MAX_LIMIT + 1}
+        ) q
+        ORDER BY q.created_at, q.id
+        LIMIT $2::int + 1
+    ) p
+    CROSS JOIN LATERAL (SELECT ({delivery_due_on})::date AS delivery_due_on OFFSET 0) AS md
     """
 
 
@@ -78,7 +185,7 @@ async def ref(conn: Conn, project_id: UUID, *, for_update: bool = False) -> Proj
     return None if row is None else msgspec.convert(dict(row), ProjectRef)
 
 
-async def page(
+async def page_json(
     conn: Conn,
     *,
     now: datetime,
@@ -86,24 +193,29 @@ async def page(
     limit: int,
     client_id: UUID | None,
     phase: str | None,
-) -> list[Project]:
-    rows = await conn.fetch(
-        _select()
-        + """
-        WHERE ($2::timestamptz IS NULL OR (p.created_at, p.id) > ($2, $3::uuid))
-          AND ($4::uuid IS NULL OR p.client_id = $4)
-          AND ($5::text IS NULL OR p.phase = $5)
-        ORDER BY p.created_at, p.id
-        LIMIT $6
-        """,
-        now,
-        after[0] if after else None,
-        after[1] if after else None,
-        client_id,
-        phase,
-        limit,
+) -> PageJson:
+    """Up to ``limit`` (at most ``MAX_LIMIT``) projects after the sort key ``after``, oldest first (by
+    ``created_at`` then ``id``), optionally of one client and in one phase, encoded by PostgreSQL in
+    one statement."""
+    args: list[Any] = [now, limit]
+    if after is not None:
+        args += after
+    if client_id is not None:
+        args.append(client_id)
+    if phase is not None:
+        args.append(phase)
+    statement = _page_statement(
+        status.part("delivery_due_on"),
+        after=after is not None,
+        client=client_id is not None,
+        phase=phase is not None,
     )
-    return [_project(r) for r in rows]
+    row = await conn.fetchrow(statement, *args)
+    assert row is not None
+    last_id: UUID | None = row["last_id"]
+    return PageJson(
+        items=row["items"], next_after=None if last_id is None else (row["last_created_at"], last_id)
+    )
 
 
 async def insert(

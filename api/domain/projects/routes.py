@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
+import msgspec
 from litestar import Request, Response, get, post
 from litestar.datastructures import State
 from litestar.enums import MediaType
@@ -24,7 +25,7 @@ from api.domain.projects.schemas import (
 from api.kit.auth import Principal, roles
 from api.kit.etag import body_etag, none_match, version_etag
 from api.kit.http import Caller, IfMatch, IfNoneMatch, Now, Uow
-from api.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, decode_cursor, page_of
+from api.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, decode_cursor, encode_cursor, page_of
 
 TAGS = ["Projects"]
 
@@ -51,32 +52,56 @@ async def create_project(
     return _with_etag(await service.create(uow, principal, data, now), 201)
 
 
-@get("/v1/projects", opt=roles("staff", "client"), tags=TAGS, summary="List projects")
+_EMPTY_PAGE = b'{"items":[],"next_cursor":null}'
+
+
+def _page_body(page: queries.PageJson) -> bytes:
+    """The ``Page[Project]`` document around the items PostgreSQL encoded; ``next_cursor`` is the opaque
+    cursor of the page's last project when another page follows, else null."""
+    next_cursor = None
+    if page.next_after is not None:
+        created_at, project_id = page.next_after
+        next_cursor = encode_cursor([created_at.isoformat(), str(project_id)])
+    return b"".join((b'{"items":', page.items, b',"next_cursor":', msgspec.json.encode(next_cursor), b"}"))
+
+
+@get(
+    "/v1/projects",
+    opt=roles("staff", "client"),
+    tags=TAGS,
+    summary="List projects",
+    responses={
+        200: ResponseSpec(
+            Page[Project], description="Request fulfilled, document follows", generate_examples=False
+        )
+    },
+)
 async def list_projects(
     uow: Uow,
-    principal: Caller,
-    now: Now,
+    request: Request[Principal, Any, State],
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
     client_id: Annotated[UUID | None, QueryParameter(description="Only this client's projects")] = None,
     phase: Annotated[Phase | None, QueryParameter(description="Only projects in this phase")] = None,
-) -> Page[Project]:
+) -> Response[bytes]:
     """Oldest first. A client key sees its own organisation's projects only (whatever ``client_id`` says)."""
+    # One dependency, as for the status call: the caller and the clock are read from the request.
+    principal = request.user
     after = decode_cursor(cursor, (datetime, UUID))
     if principal.role == "client":
         only = principal.client_id if client_id in (None, principal.client_id) else None
         if only is None:
-            return Page(items=[], next_cursor=None)
+            return Response(_EMPTY_PAGE, media_type=MediaType.JSON)
         client_id = only
-    rows = await queries.page(
+    page = await queries.page_json(
         uow.conn,
-        now=now,
+        now=request.app.state.clock.now(),
         after=(after[0], after[1]) if after else None,
-        limit=limit + 1,
+        limit=limit,
         client_id=client_id,
         phase=phase,
     )
-    return page_of(rows, limit, lambda p: [p.created_at.isoformat(), str(p.id)])
+    return Response(_page_body(page), media_type=MediaType.JSON)
 
 
 @get("/v1/projects/{project_id:uuid}", opt=roles("staff", "client"), tags=TAGS, summary="Read a project")
