@@ -9,6 +9,11 @@ Rules (per API key, since two callers may pick the same key):
 - While the first request with a key is still running, another with the key → 409 ``request-in-flight``
   (a transaction-scoped advisory lock marks "in flight"; it is released by the commit or rollback).
 - A request that failed (4xx/5xx) rolled back and stored nothing: the key may be used again.
+- The claim of a key never used is one statement: it takes the lock and, holding it, inserts a
+  placeholder row (status 0, already expired) that ``store`` fills in. The insert's conflict check sees
+  every committed record, even one committed after the statement began, so a record is never missed;
+  only when there is one is it read, by a second statement. A placeholder left by a request that
+  committed without storing a response counts as no record.
 """
 
 from __future__ import annotations
@@ -57,6 +62,25 @@ def fingerprint(method: str, path: str, body: bytes) -> bytes:
     return digest.digest()
 
 
+#: The status of a claimed key's row until ``store`` records the response.
+PLACEHOLDER = 0
+
+#: $1 principal, $2 key, $3 fingerprint, $4 now. ``held``: the key's lock was free and is now ours;
+#: ``fresh``: no record existed and the placeholder is written.
+_CLAIM = """
+WITH lock AS (
+    SELECT pg_try_advisory_xact_lock(hashtextextended($1::uuid::text || ':' || $2, 7)) AS held
+), placeholder AS (
+    INSERT INTO idempotency_records (principal_id, key, fingerprint, status, body, headers, created_at,
+                                     expires_at)
+    SELECT $1, $2, $3, 0::smallint, ''::bytea, '{}'::jsonb, $4, $4 FROM lock WHERE held
+    ON CONFLICT (principal_id, key) DO NOTHING
+    RETURNING true
+)
+SELECT held, EXISTS (SELECT FROM placeholder) AS fresh FROM lock
+"""
+
+
 async def claim(
     conn: Conn,
     principal_id: UUID,
@@ -69,14 +93,13 @@ async def claim(
     """Take the key for this request or raise :class:`Replay`, 409 or 422. Call inside the transaction."""
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise invalid("header:Idempotency-Key", f"must be 1 to {MAX_KEY_LENGTH} printable characters")
-    locked = await conn.fetchval(
-        "SELECT pg_try_advisory_xact_lock(hashtextextended($1::text || ':' || $2, 7))",
-        str(principal_id),
-        key,
-    )
-    if not locked:
-        raise InFlight("The first request with this Idempotency-Key has not finished; retry shortly.")
     print_ = fingerprint(method, path, body)
+    taken = await conn.fetchrow(_CLAIM, principal_id, key, print_, now)
+    assert taken is not None
+    if not taken["held"]:
+        raise InFlight("The first request with this Idempotency-Key has not finished; retry shortly.")
+    if taken["fresh"]:
+        return Claim(principal_id=principal_id, key=key, fingerprint=print_)
     row = await conn.fetchrow(
         """
         SELECT fingerprint, status, body, headers, expires_at
@@ -85,7 +108,7 @@ async def claim(
         principal_id,
         key,
     )
-    if row is not None and row["expires_at"] > now:
+    if row is not None and row["status"] != PLACEHOLDER and row["expires_at"] > now:
         if bytes(row["fingerprint"]) != print_:
             raise IdempotencyMismatch(
                 "This Idempotency-Key was used for a different request in the last 24 hours.",

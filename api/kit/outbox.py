@@ -23,6 +23,12 @@ def dispatch_job_id(event_id: UUID | str) -> str:
     return f"event:{event_id}"
 
 
+def dispatch_after_commit(uow: UnitOfWork, event_id: UUID) -> None:
+    """Buffer the delivery job of an event written in ``uow``'s transaction (``emit`` does this itself;
+    code that writes its event row as part of a larger statement calls it)."""
+    uow.enqueue(DISPATCH_JOB, str(event_id), _job_id=dispatch_job_id(event_id))
+
+
 async def emit(
     uow: UnitOfWork,
     event_type: str,
@@ -53,7 +59,7 @@ async def emit(
         data,
         now,
     )
-    uow.enqueue(DISPATCH_JOB, str(event_id), _job_id=dispatch_job_id(event_id))
+    dispatch_after_commit(uow, event_id)
     return event_id
 
 

@@ -87,6 +87,42 @@ async def test_receipt_promises_a_reply_one_business_day_later(
     }
 
 
+async def test_received_event_carries_the_inquiry_and_its_timer(
+    client: httpx.AsyncClient, intake: dict[str, str], db: asyncpg.Connection
+) -> None:
+    receipt = await post(
+        client, intake, source="crm", external_id="hs-9", phone="+48 600", budget="10k", timeline="May"
+    )
+    [timer] = await timers_of(db, receipt["id"])
+    [event] = await events(db, "inquiry.received", receipt["id"])
+    assert event["data"] == {
+        "inquiry_id": receipt["id"],
+        "status": "received",
+        "name": "Ada Lovelace",
+        "email": "ada@engines.co.uk",
+        "company": "Analytical Engines",
+        "phone": "+48 600",
+        "source": "crm",
+        "external_id": "hs-9",
+        "budget": "10k",
+        "timeline": "May",
+        "message": "Please extract the recommender from our monolith and serve it behind an API.",
+        "locale": "en",
+        "consent": True,
+        "received_at": "2026-11-24T09:30:00Z",
+        "timer_id": str(timer["id"]),
+        "reply_due_at": receipt["reply_due_at"],
+    }
+    assert (event["subject_type"], str(event["subject_id"]), event["client_id"], event["project_id"]) == (
+        "inquiry",
+        receipt["id"],
+        None,
+        None,
+    )
+    assert timer["started_at"] == timer["created_at"] == utc(2026, 11, 24, 9, 30)
+    assert (timer["policy_version"], timer["calendar_version"], timer["state"]) == (1, 0, "running")
+
+
 async def test_raw_submission_is_kept_exactly_as_posted(
     client: httpx.AsyncClient, intake: dict[str, str], db: asyncpg.Connection
 ) -> None:
@@ -251,6 +287,30 @@ async def test_hundred_concurrent_posts_create_one_inquiry(
     assert await count(db, "inquiry_submissions") == 1
     assert await count(db, "sla_timers") == 1
     assert len(await events(db, "inquiry.received")) == 1
+
+
+async def test_hundred_concurrent_posts_with_one_idempotency_key_create_one_inquiry(
+    app: Litestar, client: httpx.AsyncClient, intake: dict[str, str], db: asyncpg.Connection
+) -> None:
+    """Without an external id only the key tells the duplicates apart: one creates, the others are told
+    the first is in flight (409) or get its response replayed."""
+    headers = {**intake, "Idempotency-Key": "form-submit-77"}
+    async with asgi_client(app) as http:
+        responses = await asyncio.gather(
+            *(http.post(INQUIRIES, json=body(), headers=headers) for _ in range(100))
+        )
+    assert {r.status_code for r in responses} <= {201, 409}, [r.text for r in responses]
+    created = [r for r in responses if r.status_code == 201]
+    assert len([r for r in created if "idempotent-replayed" not in r.headers]) == 1
+    assert len({r.content for r in created}) == 1
+    assert await count(db, "inquiries") == 1
+    assert await count(db, "inquiry_submissions") == 1
+    assert await count(db, "sla_timers") == 1
+    assert len(await events(db, "inquiry.received")) == 1
+    again = await client.post(INQUIRIES, json=body(), headers=headers)
+    assert again.status_code == 201
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.content == created[0].content
 
 
 # --- spam ----------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ time beside them.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import time, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -19,12 +19,14 @@ from litestar import Litestar
 from api.domain.timers import service as timers
 from api.domain.timers.firing import fire_due
 from api.domain.timers.schemas import Timer, TimerKind
+from api.kit.calendar import BusinessCalendar, CalendarSpec, Window
 from api.kit.clock import FrozenClock
 from tests.conftest import KeyMaker, bearer, create_client_org
 from tests.test_conventions import assert_problem
 from tests.timers_support import events_of, log_of, uow_of, utc, waw
 
 HOUR = timedelta(hours=1)
+WEEKDAYS = [Window(weekday=d, start=time(9), end=time(18)) for d in range(1, 6)]
 
 
 @pytest.fixture(autouse=True)
@@ -150,6 +152,132 @@ async def test_architecture_review_timer(app: Litestar, clock: FrozenClock) -> N
     timer = await start(app, clock.now(), kind="architecture_review")
     assert (timer.measure, timer.amount) == ("end_of_business_day", 5)
     assert timer.due_at == utc(2026, 11, 30, 17)  # Mon 30 Nov 18:00, end of the 5th business day
+
+
+# --- start_and_emit ------------------------------------------------------------------------------------
+
+
+def announce(timer: Timer) -> timers.Announcement:
+    """The event the tests of ``start_and_emit`` ask for: built from the timer it is written with."""
+    return timers.Announcement(
+        "thing.started",
+        "thing",
+        timer.subject_id,
+        {"timer_id": timer.id, "due_at": timer.due_at, "n": 1},
+        client_id=timer.client_id,
+        project_id=timer.project_id,
+    )
+
+
+async def start_and_emit(
+    app: Litestar,
+    at: Any,
+    *,
+    kind: TimerKind = "cr_assessment",
+    subject_id: UUID | None = None,
+    **options: Any,
+) -> tuple[Timer, list[str]]:
+    """``timers.start_and_emit``; returns the timer and the ids of the dispatch jobs it buffered."""
+    async with uow_of(app) as uow:
+        timer = await timers.start_and_emit(
+            uow,
+            kind=kind,
+            subject_type="thing",
+            subject_id=subject_id or uuid4(),
+            started_at=at,
+            now=at,
+            event=announce,
+            **options,
+        )
+        return timer, [job[2]["_job_id"] for job in uow.jobs]
+
+
+async def test_start_and_emit_writes_the_timer_its_log_and_the_event(
+    app: Litestar, db: asyncpg.Connection, clock: FrozenClock
+) -> None:
+    project, org = uuid4(), uuid4()
+    timer, jobs = await start_and_emit(
+        app, clock.now(), project_id=project, client_id=org, data={"name": "Ada", "ref": uuid4()}
+    )
+    assert await for_subject(app, kind="cr_assessment", subject_id=timer.subject_id) == timer
+    assert timer.due_at == utc(2026, 11, 26, 9, 30)  # two business days: Thu 10:30
+    assert (timer.policy_version, timer.calendar_version, timer.state) == (1, 0, "running")
+    [entry] = await log_of(db, timer.id)
+    assert (entry["event"], entry["due_at"], entry["details"]) == (
+        "started",
+        timer.due_at,
+        {"policy_version": 1},
+    )
+    [event] = await events_of(db, "thing.started")
+    assert event["data"] == {"timer_id": str(timer.id), "due_at": "2026-11-26T09:30:00Z", "n": 1}
+    row = await db.fetchrow("SELECT id, client_id, project_id, occurred_at FROM domain_events")
+    assert row is not None
+    assert (row["client_id"], row["project_id"], row["occurred_at"]) == (org, project, clock.now())
+    assert jobs == [f"event:{row['id']}"]
+
+
+async def test_start_and_emit_with_an_open_timer_returns_it_and_emits_for_it(
+    app: Litestar, db: asyncpg.Connection, clock: FrozenClock
+) -> None:
+    subject = uuid4()
+    first = await start(app, clock.now(), kind="cr_assessment", subject_id=subject)
+    again, jobs = await start_and_emit(app, clock.now() + HOUR, subject_id=subject)
+    assert again == first
+    [event] = await events_of(db, "thing.started")
+    assert event["data"]["timer_id"] == str(first.id)
+    assert len(jobs) == 1
+    made = await asyncio.gather(*(start_and_emit(app, clock.now(), subject_id=uuid4()) for _ in range(3)))
+    assert len({t.id for t, _ in made}) == 3
+    shared = uuid4()
+    racing = await asyncio.gather(*(start_and_emit(app, clock.now(), subject_id=shared) for _ in range(5)))
+    assert len({t.id for t, _ in racing}) == 1
+    assert await db.fetchval("SELECT count(*) FROM sla_timers WHERE subject_id = $1", shared) == 1
+
+
+async def test_start_and_emit_never_trusts_a_cached_context(
+    app: Litestar, db: asyncpg.Connection, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cached context naming the versions in force with other content (as one cached from another
+    database would) is refused by the statement, and the timer is computed on the context in force."""
+    from api.domain.calendar.queries import CurrentRow
+    from api.domain.timers.queries import Context
+
+    wrong_policy = Context(
+        calendar=CurrentRow(version=0, version_id=None, updated_at=None),
+        policy_version=1,
+        measure="business_days",
+        amount=7,
+        unit="business",
+        warn_ratio=0.5,
+    )
+    default = BusinessCalendar(CalendarSpec(time_zone="Europe/Warsaw", weekly=WEEKDAYS, country="PL"))
+    monkeypatch.setitem(timers._bases, "cr_assessment", timers.Basis(wrong_policy, default))
+    timer, _ = await start_and_emit(app, clock.now())
+    assert (timer.amount, timer.warn_ratio, timer.due_at) == (2, 0.75, utc(2026, 11, 26, 9, 30))
+    assert await for_subject(app, kind="cr_assessment", subject_id=timer.subject_id) == timer
+
+    wrong_calendar = Context(
+        calendar=CurrentRow(version=0, version_id=uuid4(), updated_at=None),
+        policy_version=1,
+        measure="business_days",
+        amount=2,
+        unit="business",
+        warn_ratio=0.75,
+    )
+    every_hour = BusinessCalendar(
+        CalendarSpec(
+            time_zone="UTC", weekly=[Window(weekday=d, start=time(0), end=time(23)) for d in range(1, 8)]
+        )
+    )
+    monkeypatch.setitem(timers._bases, "cr_assessment", timers.Basis(wrong_calendar, every_hour))
+    with pytest.raises(ValueError, match="reserved"):
+        await start_and_emit(app, clock.now(), data={"kind": "x"})
+    with pytest.raises(ValueError, match="business time"):
+        await start_and_emit(app, clock.now(), business_hours=False)
+    timer, _ = await start_and_emit(app, clock.now())
+    assert timer.due_at == utc(2026, 11, 26, 9, 30)
+    assert timers._bases["cr_assessment"].context.calendar.version_id is None
+    assert await db.fetchval("SELECT count(*) FROM sla_timers") == 2
 
 
 # --- meet ----------------------------------------------------------------------------------------------

@@ -170,6 +170,17 @@ async def page(
     return [_inquiry(r) for r in rows]
 
 
+class NewSubmission(msgspec.Struct, frozen=True):
+    """The raw request stored with a new inquiry (see ``inquiry_submissions``)."""
+
+    body: bytes
+    content_type: str | None
+    ip: str | None
+    forwarded_for: str | None
+    user_agent: str | None
+    origin: str | None
+
+
 async def insert(
     conn: Conn,
     *,
@@ -187,20 +198,29 @@ async def insert(
     locale: str,
     quarantine_reason: QuarantineReason | None,
     created_by_key_id: UUID,
+    submission: NewSubmission,
     now: datetime,
 ) -> UUID | None:
-    """Insert the inquiry; None when one with the same (source, external_id) exists (nothing is written).
+    """Insert the inquiry and its raw submission in one statement; None when an inquiry with the same
+    (source, external_id) exists (then neither is written).
 
     A concurrent insert of the same pair waits for the first to commit and then writes nothing.
     """
     inquiry_id: UUID | None = await conn.fetchval(
         """
-        INSERT INTO inquiries (status, name, email, company, phone, message, source, external_id, budget,
-                               timeline, consent, locale, quarantine_reason, received_at, created_by_key_id,
-                               updated_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $14)
-        ON CONFLICT (source, external_id) DO NOTHING
-        RETURNING id
+        WITH inquiry AS (
+            INSERT INTO inquiries (status, name, email, company, phone, message, source, external_id, budget,
+                                   timeline, consent, locale, quarantine_reason, received_at,
+                                   created_by_key_id, updated_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $14)
+            ON CONFLICT (source, external_id) DO NOTHING
+            RETURNING id
+        ), submission AS (
+            INSERT INTO inquiry_submissions (inquiry_id, body, content_type, ip, forwarded_for, user_agent,
+                                             origin, received_at)
+            SELECT id, $16, $17, $18, $19, $20, $21, $14 FROM inquiry
+        )
+        SELECT id FROM inquiry
         """,
         status,
         name,
@@ -217,6 +237,12 @@ async def insert(
         quarantine_reason,
         now,
         created_by_key_id,
+        submission.body,
+        submission.content_type,
+        submission.ip,
+        submission.forwarded_for,
+        submission.user_agent,
+        submission.origin,
     )
     return inquiry_id
 
@@ -230,35 +256,6 @@ async def quarantine(conn: Conn, inquiry_id: UUID, reason: QuarantineReason, now
         """,
         inquiry_id,
         reason,
-        now,
-    )
-
-
-async def insert_submission(
-    conn: Conn,
-    inquiry_id: UUID,
-    *,
-    body: bytes,
-    content_type: str | None,
-    ip: str | None,
-    forwarded_for: str | None,
-    user_agent: str | None,
-    origin: str | None,
-    now: datetime,
-) -> None:
-    await conn.execute(
-        """
-        INSERT INTO inquiry_submissions (inquiry_id, body, content_type, ip, forwarded_for, user_agent,
-                                         origin, received_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-        """,
-        inquiry_id,
-        body,
-        content_type,
-        ip,
-        forwarded_for,
-        user_agent,
-        origin,
         now,
     )
 

@@ -56,7 +56,7 @@ Rules:
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -65,7 +65,7 @@ from api.domain.clients import queries as clients
 from api.domain.clients import service as client_service
 from api.domain.clients.schemas import ClientCreate, ContactIn
 from api.domain.inquiries import queries, screening
-from api.domain.inquiries.queries import Ref
+from api.domain.inquiries.queries import NewSubmission, Ref
 from api.domain.inquiries.schemas import (
     CloseIn,
     Converted,
@@ -77,11 +77,12 @@ from api.domain.inquiries.schemas import (
     InquiryStatus,
     QuarantineReason,
     ReplyIn,
+    Source,
 )
 from api.domain.projects import service as projects
 from api.domain.projects.schemas import ProjectCreate
 from api.domain.timers import service as timers
-from api.domain.timers.schemas import TimerKind
+from api.domain.timers.schemas import Timer, TimerKind
 from api.errors import Conflict, FieldError, Invalid, NotFound, invalid
 from api.kit import outbox, validate
 from api.kit.auth import Principal
@@ -171,7 +172,13 @@ async def receive(
     flood_per_hour: int,
     now: datetime,
 ) -> Received:
-    """Take in one inquiry (see the module's rules); ``created`` is False for a duplicate."""
+    """Take in one inquiry (see the module's rules); ``created`` is False for a duplicate.
+
+    A new inquiry costs two statements: the inquiry with its raw submission, then either its reply
+    timer with the timer's log entry and ``inquiry.received`` (see ``timers.start_and_emit``) or
+    ``inquiry.quarantined``. The flood count sits between them because only a new inquiry counts.
+    """
+    now = now.astimezone(UTC)
     name = _required(data.name, "/name")
     message = _required(data.message, "/message")
     checked = screening.check_email(data.email, "/email")
@@ -183,6 +190,10 @@ async def receive(
             errors=[FieldError(pointer="/consent", detail="must be true")],
         )
     external_id = _text(data.external_id, "/external_id")
+    company = _text(data.company, "/company")
+    phone = _text(data.phone, "/phone")
+    budget = _text(data.budget, "/budget")
+    timeline = _text(data.timeline, "/timeline")
     reason: QuarantineReason | None = None
     if data.website is not None and data.website.strip():
         reason = "honeypot"
@@ -193,17 +204,25 @@ async def receive(
         status="quarantined" if reason else "received",
         name=name,
         email=checked.address,
-        company=_text(data.company, "/company"),
-        phone=_text(data.phone, "/phone"),
+        company=company,
+        phone=phone,
         message=message,
         source=data.source,
         external_id=external_id,
-        budget=_text(data.budget, "/budget"),
-        timeline=_text(data.timeline, "/timeline"),
+        budget=budget,
+        timeline=timeline,
         consent=data.consent,
         locale=locale,
         quarantine_reason=reason,
         created_by_key_id=actor.key_id,
+        submission=NewSubmission(
+            body=raw.body,
+            content_type=_header(raw.content_type),
+            ip=_header(raw.ip),
+            forwarded_for=_header(raw.forwarded_for),
+            user_agent=_header(raw.user_agent),
+            origin=_header(raw.origin),
+        ),
         now=now,
     )
     if inquiry_id is None:
@@ -217,17 +236,6 @@ async def receive(
     if not allowed and reason is None:
         reason = "flood"
         await queries.quarantine(uow.conn, inquiry_id, reason, now)
-    await queries.insert_submission(
-        uow.conn,
-        inquiry_id,
-        body=raw.body,
-        content_type=_header(raw.content_type),
-        ip=_header(raw.ip),
-        forwarded_for=_header(raw.forwarded_for),
-        user_agent=_header(raw.user_agent),
-        origin=_header(raw.origin),
-        now=now,
-    )
     if reason is not None:
         await outbox.emit(
             uow,
@@ -247,65 +255,94 @@ async def receive(
             now=now,
             actor=actor,
         )
-    else:
-        await _start_flow(uow, actor, inquiry_id, now=now, released_at=None)
-    inquiry = await queries.get(uow.conn, inquiry_id, now=now)
-    assert inquiry is not None
-    return Received(receipt_of(inquiry), created=True)
+        receipt = InquiryReceipt(id=inquiry_id, status="quarantined", received_at=now, reply_due_at=None)
+        return Received(receipt, created=True)
+    facts = _Facts(
+        id=inquiry_id,
+        name=name,
+        email=checked.address,
+        company=company,
+        phone=phone,
+        source=data.source,
+        external_id=external_id,
+        budget=budget,
+        timeline=timeline,
+        message=message,
+        locale=locale,
+        consent=data.consent,
+        received_at=now,
+        quarantine_reason=None,
+    )
+    timer = await _start_flow(uow, actor, facts, now=now, released_at=None)
+    receipt = InquiryReceipt(id=inquiry_id, status="received", received_at=now, reply_due_at=timer.due_at)
+    return Received(receipt, created=True)
+
+
+class _Facts(NamedTuple):
+    """What the reply timer and ``inquiry.received`` say about the inquiry."""
+
+    id: UUID
+    name: str
+    email: str
+    company: str | None
+    phone: str | None
+    source: Source
+    external_id: str | None
+    budget: str | None
+    timeline: str | None
+    message: str
+    locale: str
+    consent: bool
+    received_at: datetime
+    quarantine_reason: QuarantineReason | None
 
 
 async def _start_flow(
-    uow: UnitOfWork, actor: Principal, inquiry_id: UUID, *, now: datetime, released_at: datetime | None
-) -> None:
+    uow: UnitOfWork, actor: Principal, inquiry: _Facts, *, now: datetime, released_at: datetime | None
+) -> Timer:
     """Start the reply timer at the receipt time and emit ``inquiry.received`` (see the module's rules)."""
-    inquiry = await queries.get(uow.conn, inquiry_id, now=now)
-    assert inquiry is not None
-    timer = await timers.start(
+
+    def received(timer: Timer) -> timers.Announcement:
+        data: dict[str, Any] = {
+            "inquiry_id": inquiry.id,
+            "status": "received",
+            "name": inquiry.name,
+            "email": inquiry.email,
+            "company": inquiry.company,
+            "phone": inquiry.phone,
+            "source": inquiry.source,
+            "external_id": inquiry.external_id,
+            "budget": inquiry.budget,
+            "timeline": inquiry.timeline,
+            "message": inquiry.message,
+            "locale": inquiry.locale,
+            "consent": inquiry.consent,
+            "received_at": inquiry.received_at,
+            "timer_id": timer.id,
+        }
+        if timer.due_at > now:
+            data["reply_due_at"] = timer.due_at
+        else:
+            data["overdue"] = True
+        if released_at is not None:
+            data["released_at"] = released_at
+            data["quarantine_reason"] = inquiry.quarantine_reason
+        return timers.Announcement("inquiry.received", SUBJECT_TYPE, inquiry.id, data, actor=actor)
+
+    return await timers.start_and_emit(
         uow,
         kind=KIND,
         subject_type=SUBJECT_TYPE,
         subject_id=inquiry.id,
         started_at=inquiry.received_at,
         now=now,
+        event=received,
         data={
             "inquiry_id": str(inquiry.id),
             "name": inquiry.name,
             "email": inquiry.email,
             "company": inquiry.company,
         },
-    )
-    data: dict[str, Any] = {
-        "inquiry_id": inquiry.id,
-        "status": "received",
-        "name": inquiry.name,
-        "email": inquiry.email,
-        "company": inquiry.company,
-        "phone": inquiry.phone,
-        "source": inquiry.source,
-        "external_id": inquiry.external_id,
-        "budget": inquiry.budget,
-        "timeline": inquiry.timeline,
-        "message": inquiry.message,
-        "locale": inquiry.locale,
-        "consent": inquiry.consent,
-        "received_at": inquiry.received_at,
-        "timer_id": timer.id,
-    }
-    if timer.due_at > now:
-        data["reply_due_at"] = timer.due_at
-    else:
-        data["overdue"] = True
-    if released_at is not None:
-        data["released_at"] = released_at
-        data["quarantine_reason"] = inquiry.quarantine_reason
-    await outbox.emit(
-        uow,
-        "inquiry.received",
-        subject_type=SUBJECT_TYPE,
-        subject_id=inquiry.id,
-        data=data,
-        now=now,
-        actor=actor,
     )
 
 
@@ -357,7 +394,10 @@ async def release(
     """quarantined → received; the reply timer starts at the original receipt time."""
     ref = await _lock(uow, inquiry_id, if_match, "release", ("quarantined",))
     await queries.mark_released(uow.conn, inquiry_id, now)
-    await _start_flow(uow, actor, inquiry_id, now=now, released_at=now)
+    inquiry = await queries.get(uow.conn, inquiry_id, now=now)
+    assert inquiry is not None
+    facts = _Facts(**{field: getattr(inquiry, field) for field in _Facts._fields})
+    await _start_flow(uow, actor, facts, now=now, released_at=now)
     await _audit(
         uow, actor, "inquiry.released", inquiry_id, {"quarantine_reason": ref.quarantine_reason}, now
     )

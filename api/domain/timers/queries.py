@@ -129,16 +129,7 @@ async def context(conn: Conn, kind: TimerKind, *, lock: bool) -> Context:
         kind,
     )
     assert row is not None, "the migration creates the calendar row and a policy for every kind"
-    return Context(
-        calendar=CurrentRow(
-            version=row["version"], version_id=row["version_id"], updated_at=row["updated_at"]
-        ),
-        policy_version=row["policy_version"],
-        measure=row["measure"],
-        amount=row["amount"],
-        unit=row["unit"],
-        warn_ratio=row["warn_ratio"],
-    )
+    return _context(row)
 
 
 async def insert(
@@ -199,6 +190,131 @@ async def insert(
         now,
     )
     return None if row is None else _timer(row)
+
+
+class Guarded(msgspec.Struct, frozen=True):
+    """The outcome of ``insert_guarded``: the context in force, and what was written when it matched."""
+
+    context: Context
+    matched: bool
+    timer_written: bool
+    event_id: UUID | None
+
+
+#: $1-$17 the timer (id, kind, subject_type, subject_id, project_id, client_id, unit, measure, amount,
+#: target, warn_ratio, started_at, due_at, warn_at, policy_version, calendar_version, data), $18 now,
+#: $19 and $28 the version and version id of the calendar the times were computed on, $29 the policy's
+#: unit, $20-$27 the event (type, subject_type, subject_id, client_id, project_id, actor_key_id,
+#: actor_role, data). Versions are compared with their content (the version id of a calendar, the
+#: targets of a policy), so a context cached from another database (a restore, a test) never matches
+#: by number alone.
+_INSERT_GUARDED = """
+WITH calendar AS (
+    SELECT version, version_id, updated_at FROM business_calendar WHERE singleton FOR SHARE
+), policy AS (
+    SELECT version, measure, amount, unit, warn_ratio FROM sla_policies
+    WHERE kind = $2 ORDER BY version DESC LIMIT 1
+), in_force AS (
+    SELECT c.version, c.version_id, c.updated_at, p.version AS policy_version, p.measure, p.amount, p.unit,
+           p.warn_ratio,
+           (c.version = $19 AND c.version_id IS NOT DISTINCT FROM $28 AND p.version = $15 AND p.measure = $8
+            AND p.amount = $9 AND p.unit = $29 AND p.warn_ratio = $11) AS matched
+    FROM calendar c CROSS JOIN policy p
+), t AS (
+    INSERT INTO sla_timers (id, kind, subject_type, subject_id, project_id, client_id, unit, measure, amount,
+                            target, warn_ratio, started_at, due_at, warn_at, policy_version, calendar_version,
+                            data, created_at, updated_at)
+    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18
+    FROM in_force WHERE matched
+    ON CONFLICT (kind, subject_id) WHERE met_at IS NULL AND cancelled_at IS NULL DO NOTHING
+    RETURNING id, started_at, due_at, warn_at, calendar_version, policy_version
+), logged AS (
+    INSERT INTO sla_timer_events (timer_id, event, at, due_at, warn_at, calendar_version, details)
+    SELECT id, 'started', started_at, due_at, warn_at, calendar_version,
+           jsonb_build_object('policy_version', policy_version)
+    FROM t
+), e AS (
+    INSERT INTO domain_events (type, subject_type, subject_id, client_id, project_id, actor_key_id,
+                               actor_role, data, occurred_at)
+    SELECT $20, $21, $22, $23, $24, $25, $26, $27, $18 FROM t
+    RETURNING id
+)
+SELECT f.version, f.version_id, f.updated_at, f.policy_version, f.measure, f.amount, f.unit, f.warn_ratio,
+       f.matched, EXISTS (SELECT FROM t) AS timer_written, (SELECT id FROM e) AS event_id
+FROM in_force f
+"""
+
+
+def _context(row: asyncpg.Record) -> Context:
+    return Context(
+        calendar=CurrentRow(
+            version=row["version"], version_id=row["version_id"], updated_at=row["updated_at"]
+        ),
+        policy_version=row["policy_version"],
+        measure=row["measure"],
+        amount=row["amount"],
+        unit=row["unit"],
+        warn_ratio=row["warn_ratio"],
+    )
+
+
+async def insert_guarded(
+    conn: Conn,
+    timer: Timer,
+    event: NewEvent,
+    *,
+    context: Context,
+    now: datetime,
+    actor_key_id: UUID | None,
+    actor_role: str | None,
+) -> Guarded:
+    """Insert a running ``timer``, its ``started`` log entry and ``event``, in one statement, only if the
+    calendar in force and the kind's latest policy are those of ``context`` (the times' basis).
+
+    The calendar row is locked ``FOR SHARE`` first (the order a calendar change takes), so the versions
+    read stay in force until the transaction ends. Nothing is written when they differ (``matched``
+    false: compute again on the returned context) or when the subject has an open timer of the kind
+    (``timer_written`` false, and the event is not written either).
+    """
+    row = await conn.fetchrow(
+        _INSERT_GUARDED,
+        timer.id,
+        timer.kind,
+        timer.subject_type,
+        timer.subject_id,
+        timer.project_id,
+        timer.client_id,
+        timer.unit,
+        timer.measure,
+        timer.amount,
+        timer.target,
+        timer.warn_ratio,
+        timer.started_at,
+        timer.due_at,
+        timer.warn_at,
+        timer.policy_version,
+        timer.calendar_version,
+        timer.data,
+        now,
+        context.calendar.version,
+        event.type,
+        event.subject_type,
+        event.subject_id,
+        event.client_id,
+        event.project_id,
+        actor_key_id,
+        actor_role,
+        event.data,
+        context.calendar.version_id,
+        context.unit,
+    )
+    assert row is not None, "the migration creates the calendar row and a policy for every kind"
+    return Guarded(
+        context=_context(row),
+        matched=row["matched"],
+        timer_written=row["timer_written"],
+        event_id=row["event_id"],
+    )
 
 
 async def open_timer(

@@ -32,13 +32,25 @@ Rules:
   change takes: the calendar row, then its timers), so a concurrent calendar change either sees the new
   or changed timer and recomputes it, or the timer is computed on the new calendar; and the two never
   deadlock.
+- ``start_and_emit`` is ``start`` followed by ``api.kit.outbox.emit`` of an event built from the timer,
+  for the hot paths (inquiry intake): when the subject has no open timer it writes the timer, its log
+  entry and the event in one statement. It computes the times from the policy and calendar context
+  last seen in this process for the kind (the calendar's arithmetic itself is cached per calendar
+  version by ``api.domain.calendar.service``). That cache is never trusted: the statement share-locks
+  the calendar row and writes only if the calendar in force (version and version id) and the kind's
+  latest policy (version and targets) are the ones the times were computed on; otherwise it writes
+  nothing, returns the context in force, and the times are computed again on it. A calendar or policy
+  changed by this process, another instance or another process is therefore used by the very next
+  timer, and a stale one is never stored. ``event`` may be called more than once and must not have
+  side effects.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from typing import Any, NamedTuple
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 import msgspec
 
@@ -46,7 +58,7 @@ from api.db import Conn, UnitOfWork
 from api.domain.calendar import queries as calendar_queries
 from api.domain.calendar import service as calendar_service
 from api.domain.timers import events, queries, schedule
-from api.domain.timers.queries import Context
+from api.domain.timers.queries import Context, NewEvent
 from api.domain.timers.schemas import (
     DueDates,
     KindPolicy,
@@ -69,6 +81,7 @@ _ZERO = timedelta(0)
 POLICY_SUBJECT = uuid5(NAMESPACE_URL, "urn:scopekeeper:sla-policy")
 
 __all__ = [
+    "Announcement",
     "DueDates",
     "Timer",
     "TimerKind",
@@ -79,6 +92,7 @@ __all__ = [
     "pause",
     "resume",
     "start",
+    "start_and_emit",
 ]
 
 
@@ -166,6 +180,153 @@ async def start(
         timer = await queries.open_timer(uow.conn, kind, subject_id)
         assert timer is not None, "the insert conflicted with an open timer"
     return timer
+
+
+class Announcement(NamedTuple):
+    """The domain event ``start_and_emit`` writes with the timer, as ``api.kit.outbox.emit`` takes it."""
+
+    type: str
+    subject_type: str
+    subject_id: UUID
+    data: dict[str, Any]
+    actor: Principal | None = None
+    client_id: UUID | None = None
+    project_id: UUID | None = None
+
+
+class Basis(NamedTuple):
+    """A context read from the database, with its calendar's arithmetic loaded along with it."""
+
+    context: Context
+    calendar: BusinessCalendar
+
+
+#: The basis last read per kind: a guess that ``insert_guarded`` checks. A calendar is only ever loaded
+#: for a context the database in use has just named, never for a cached one.
+_bases: dict[TimerKind, Basis] = {}
+#: Attempts of ``start_and_emit`` before it gives up: only a policy stored between two attempts (the
+#: calendar row is locked after the first) makes one more necessary.
+_ATTEMPTS = 5
+
+
+async def _load_basis(conn: Conn, kind: TimerKind, ctx: Context) -> Basis:
+    """The basis of ``ctx`` (just read from ``conn``'s database), remembered for the kind."""
+    basis = _bases[kind] = Basis(ctx, await _calendar(conn, ctx))
+    return basis
+
+
+async def start_and_emit(
+    uow: UnitOfWork,
+    *,
+    kind: TimerKind,
+    subject_type: str,
+    subject_id: UUID,
+    started_at: datetime,
+    now: datetime,
+    event: Callable[[Timer], Announcement],
+    project_id: UUID | None = None,
+    client_id: UUID | None = None,
+    business_hours: bool | None = None,
+    data: dict[str, Any] | None = None,
+) -> Timer:
+    """``start`` (same arguments and result), then emit the event ``event`` builds from the timer.
+
+    With no open timer for the subject both are one statement, computed on the cached context and
+    checked against the one in force (see the module's rules); with one, the open timer is returned
+    and the event is built from it and emitted on its own.
+    """
+    started_at = _aware(started_at, "started_at")
+    now = _aware(now, "now")
+    extra = dict(data or {})
+    clash = events.RESERVED.intersection(extra)
+    if clash:
+        raise ValueError(f"timer data may not use the reserved names {sorted(clash)}")
+    stored_data: dict[str, Any] = msgspec.to_builtins(extra)
+    basis = _bases.get(kind)
+    if basis is None:
+        basis = await _load_basis(uow.conn, kind, await queries.context(uow.conn, kind, lock=True))
+    for _ in range(_ATTEMPTS):
+        ctx = basis.context
+        unit = _unit(ctx, business_hours)
+        plan = schedule.plan(
+            unit=unit,
+            measure=ctx.measure,
+            amount=ctx.amount,
+            warn_ratio=ctx.warn_ratio,
+            started_at=started_at,
+            calendar=basis.calendar if unit == "business" else None,
+        )
+        timer = Timer(
+            id=uuid4(),
+            kind=kind,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            project_id=project_id,
+            client_id=client_id,
+            state="running",
+            unit=unit,
+            measure=ctx.measure,
+            amount=ctx.amount,
+            target=plan.target,
+            warn_ratio=ctx.warn_ratio,
+            started_at=started_at,
+            due_at=plan.due_at,
+            warn_at=plan.warn_at,
+            warned_at=None,
+            breached_at=None,
+            met_at=None,
+            paused_at=None,
+            paused_total=_ZERO,
+            cancelled_at=None,
+            cancel_reason=None,
+            policy_version=ctx.policy_version,
+            calendar_version=ctx.calendar.version if unit == "business" else None,
+            data=stored_data,
+            created_at=now,
+            updated_at=now,
+            version=1,
+        )
+        announced = event(timer)
+        actor = announced.actor
+        outcome = await queries.insert_guarded(
+            uow.conn,
+            timer,
+            NewEvent(
+                type=announced.type,
+                subject_type=announced.subject_type,
+                subject_id=announced.subject_id,
+                client_id=announced.client_id,
+                project_id=announced.project_id,
+                data=announced.data,
+            ),
+            context=ctx,
+            now=now,
+            actor_key_id=actor.key_id if actor else None,
+            actor_role=actor.role if actor else None,
+        )
+        if not outcome.matched:
+            basis = await _load_basis(uow.conn, kind, outcome.context)
+            continue
+        if outcome.timer_written:
+            assert outcome.event_id is not None
+            outbox.dispatch_after_commit(uow, outcome.event_id)
+            return timer
+        found = await queries.open_timer(uow.conn, kind, subject_id)
+        assert found is not None, "the insert conflicted with an open timer"
+        announced = event(found)
+        await outbox.emit(
+            uow,
+            announced.type,
+            subject_type=announced.subject_type,
+            subject_id=announced.subject_id,
+            data=announced.data,
+            now=now,
+            actor=announced.actor,
+            client_id=announced.client_id,
+            project_id=announced.project_id,
+        )
+        return found
+    raise RuntimeError(f"the {kind} policy kept changing while a timer was being started")
 
 
 async def _emit(uow: UnitOfWork, event_type: str, timer: Timer, at: datetime, **extra: Any) -> None:
