@@ -472,6 +472,30 @@ async def test_smtp_outage_is_retried_with_backoff(
 # webhooks ----------------------------------------------------------------------------------------
 
 
+async def test_tls_settings_are_built_once_not_per_delivery(
+    receiver: Receiver, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ssl
+
+    from api.domain.webhooks import sender, urls
+
+    built: list[int] = []
+    original = ssl.create_default_context
+
+    def counting(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        built.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(ssl, "create_default_context", counting)
+    sender.tls_context.cache_clear()
+    target = await urls.check(receiver.url, settings)
+    for _ in range(3):
+        outcome = await sender.post(target, b"{}", {"content-type": "application/json"}, 2)
+        assert outcome.ok
+    assert len(receiver.requests) == 3
+    assert len(built) == 1
+
+
 async def test_webhook_is_signed_per_standard_webhooks(
     client: httpx.AsyncClient,
     staff: dict[str, str],
