@@ -166,7 +166,8 @@ def webhook_latency(
     """Event to webhook receipt at ``rate`` inquiries per second, each writing ``inquiry.received``.
 
     The earlier scenarios left thousands of events whose dispatch jobs wait in the queue; they are
-    marked dispatched and the queue emptied first, so this scenario measures its own events only.
+    marked dispatched and the queue emptied first, and endpoints of earlier runs are deleted, so this
+    scenario measures its own events and its one endpoint only.
     """
     import asyncpg
 
@@ -176,6 +177,10 @@ def webhook_latency(
             await conn.execute("UPDATE domain_events SET dispatched_at = now() WHERE dispatched_at IS NULL")
             await conn.execute(
                 "UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL WHERE state = 'pending'"
+            )
+            # endpoints left by earlier runs on a reused database would multiply the deliveries
+            await conn.execute(
+                "UPDATE webhook_endpoints SET status = 'deleted', deleted_at = now() WHERE status <> 'deleted'"
             )
         finally:
             await conn.close()
