@@ -79,7 +79,7 @@ Support feature requests
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID, uuid4
 
 import msgspec
@@ -760,24 +760,9 @@ async def start(
     now: datetime,
 ) -> ChangeRequestDetail:
     """Work on an approved change starts (staff)."""
-    project, request = await _locked(uow, actor, change_request_id, if_match)
-    _check_from("start", request)
-    _check_open(project)
-    note = (data.note or "").strip() or None
-    await queries.mark_started(uow.conn, request.id, now=now)
-    await _transition(
-        uow, request, "in_progress", actor=actor, now=now, revision=request.assessment_revision, reason=note
+    return await _advance(
+        uow, actor, change_request_id, data, if_match, now, action="start", to="in_progress"
     )
-    await _event(
-        uow,
-        "change_request.started",
-        request,
-        project,
-        {"status": "in_progress", "previous_status": request.status, "note": note},
-        now,
-        actor,
-    )
-    return await _detail(uow.conn, request.id)
 
 
 async def complete(
@@ -789,20 +774,37 @@ async def complete(
     now: datetime,
 ) -> ChangeRequestDetail:
     """Work on the change is done (staff)."""
+    return await _advance(uow, actor, change_request_id, data, if_match, now, action="complete", to="done")
+
+
+async def _advance(
+    uow: UnitOfWork,
+    actor: Principal,
+    change_request_id: UUID,
+    data: NoteIn,
+    if_match: str | None,
+    now: datetime,
+    *,
+    action: Literal["start", "complete"],
+    to: Literal["in_progress", "done"],
+) -> ChangeRequestDetail:
+    """The work steps after approval: the transition, its optional note and its event."""
     project, request = await _locked(uow, actor, change_request_id, if_match)
-    _check_from("complete", request)
+    _check_from(action, request)
     _check_open(project)
     note = (data.note or "").strip() or None
-    await queries.mark_completed(uow.conn, request.id, now=now)
+    mark = queries.mark_started if action == "start" else queries.mark_completed
+    await mark(uow.conn, request.id, now=now)
     await _transition(
-        uow, request, "done", actor=actor, now=now, revision=request.assessment_revision, reason=note
+        uow, request, to, actor=actor, now=now, revision=request.assessment_revision, reason=note
     )
+    event_type = "change_request.started" if action == "start" else "change_request.completed"
     await _event(
         uow,
-        "change_request.completed",
+        event_type,
         request,
         project,
-        {"status": "done", "previous_status": request.status, "note": note},
+        {"status": to, "previous_status": request.status, "note": note},
         now,
         actor,
     )
