@@ -1,0 +1,32 @@
+"""Inquiries by email: mailbox positions, raw messages and conversations.
+
+Reserved so that the work of this round can be written side by side in a fixed order; it changes
+nothing until its capability fills it.
+
+Revision ID: 0017
+Revises: 0016
+Create Date: 2026-12-02
+"""
+
+from migrations.sql import run
+
+revision = "0017"
+down_revision = "0016"
+branch_labels = None
+depends_on = None
+
+UPGRADE = """
+SELECT 1;
+"""
+
+DOWNGRADE = """
+SELECT 1;
+"""
+
+
+def upgrade() -> None:
+    run(UPGRADE)
+
+
+def downgrade() -> None:
+    run(DOWNGRADE)
