@@ -164,8 +164,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        app.state.pool = await create_pool(settings)
-        app.state.redis = create_redis(settings.redis_url)
+        # Connections come from the settings in the app's state when it starts, so one built app can
+        # serve several runs (the test suite starts the same app against each test's database).
+        current: Settings = app.state.settings
+        calendar_service.configure(current)
+        app.state.pool = await create_pool(current)
+        app.state.redis = create_redis(current.redis_url)
         app.state.jobs = JobSender(app.state.redis)
         app.state.limiter = RateLimiter(app.state.redis, app.state.clock)
         try:

@@ -13,6 +13,10 @@ Hypothesis runs synchronously, so it runs in a thread and hands each request to 
 Path ids are real objects of the caller's organisation where a factory exists (so bodies reach the
 rules, not only the 404), and generated otherwise.
 
+Each role's run is split by area of the API (the first segment under ``/v1``; the collections under
+a project each on their own), taken from the route table, so the runs spread over the test processes; an area
+builds only the objects its paths name.
+
 The CI run is bounded (``FUZZ_EXAMPLES`` examples per operation and role); the deep run is
 ``./scripts/test-slow tests/test_schemathesis.py`` (``SCHEMATHESIS_DEEP_EXAMPLES``, default 100).
 """
@@ -40,11 +44,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from api.app import create_app
+from api.app import route_handlers
 from api.kit.clock import FrozenClock
 from api.settings import Settings
-from tests.conftest import KeyMaker, bearer, create_client_org
-from tests.test_tenant_matrix import FACTORIES
+from tests.conftest import KeyMaker, bearer, create_client_org, shared_app
+from tests.test_tenant_matrix import FACTORIES, path_params
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 FUZZ_EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "10"))
@@ -53,10 +57,35 @@ DEEP_EXAMPLES = int(os.environ.get("SCHEMATHESIS_DEEP_EXAMPLES", "100"))
 SKIPPED_PREFIXES = ("/schema",)
 
 
+#: Collections under a project, fuzzed apart from the project's own operations.
+PROJECT_COLLECTIONS = ("quotes", "criteria", "change-requests", "support-requests")
+
+
+def area(path: str) -> str:
+    """The part of the API a path belongs to: ``/v1/quotes/{id}/send`` → ``quotes``; the collections
+    under a project are areas of their own (``/v1/projects/{id}/criteria`` → ``projects/criteria``)."""
+    static = [part for part in path.strip("/").split("/") if part and not part.startswith("{")]
+    if static[:1] != ["v1"]:
+        return "ops"
+    if static[1:2] == ["projects"] and len(static) > 2 and static[2] in PROJECT_COLLECTIONS:
+        return f"projects/{static[2]}"
+    return static[1] if len(static) > 1 else "v1"
+
+
+AREAS = sorted(
+    {
+        area(path)
+        for handler in route_handlers()
+        for path in getattr(handler, "paths", ())
+        if not path.startswith(SKIPPED_PREFIXES)
+    }
+)
+
+
 @pytest.fixture
 def app(settings: Settings, clock: FrozenClock) -> Litestar:
     """The app as deployed: without the test-only probe routes."""
-    return create_app(settings, clock=clock)
+    return shared_app(settings, clock, probes=False)
 
 
 @pytest.fixture
@@ -64,8 +93,10 @@ def env(env: dict[str, str]) -> dict[str, str]:
     return {**env, "RATE_LIMIT_PER_MINUTE": "1000000", "INQUIRY_FLOOD_PER_HOUR": "1000000"}
 
 
-async def _real_ids(client: httpx.AsyncClient, staff: dict[str, str], org: dict[str, Any]) -> dict[str, str]:
-    return {name: await factory(client, staff, org) for name, factory in FACTORIES.items()}
+async def _real_ids(
+    client: httpx.AsyncClient, staff: dict[str, str], org: dict[str, Any], names: set[str]
+) -> dict[str, str]:
+    return {name: await factory(client, staff, org) for name, factory in FACTORIES.items() if name in names}
 
 
 async def _fuzz(
@@ -74,12 +105,21 @@ async def _fuzz(
     make_key: KeyMaker,
     role: str,
     examples: int,
+    part: str,
 ) -> tuple[int, list[str]]:
-    """Run every operation as ``role``; return the number of requests sent and the failures found."""
+    """Run every operation of the area ``part`` as ``role``; return the requests sent and the failures."""
     document = (await client.get("/schema/openapi.json")).json()
     schema = schemathesis.openapi.from_dict(document)
+    operations = []
+    for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result
+        operation = result.ok()
+        if not operation.path.startswith(SKIPPED_PREFIXES) and area(operation.path) == part:
+            operations.append(operation)
+    assert operations, f"no operation of the area {part!r} in the served document"
     org = await create_client_org(client, staff, "Fuzzed")
-    ids = await _real_ids(client, staff, org) if role in ("staff", "client") else {}
+    names = {name for operation in operations for name in path_params(operation.path)}
+    ids = await _real_ids(client, staff, org, names) if role in ("staff", "client") else {}
     headers = {
         "staff": staff,
         "client": bearer(await make_key("client", org["id"])),
@@ -127,11 +167,7 @@ async def _fuzz(
             failures.append(f"{label}: {type(exc).__name__}: {exc}")
 
     def run_all() -> None:
-        for result in schema.get_all_operations():
-            assert isinstance(result, Ok), result
-            operation = result.ok()
-            if operation.path.startswith(SKIPPED_PREFIXES):
-                continue
+        for operation in operations:
             label = f"{operation.method.upper()} {operation.path}"
             params = [p.name for p in operation.path_parameters]
             fixed = {p: ids[p] for p in params if p in ids}
@@ -145,28 +181,30 @@ async def _fuzz(
     return sent, failures
 
 
-def _report(role: str, sent: int, started: float, failures: list[str]) -> None:
-    print(f"schemathesis as {role}: {sent} requests in {time.monotonic() - started:.1f} s")
+def _report(role: str, part: str, sent: int, started: float, failures: list[str]) -> None:
+    print(f"schemathesis as {role} on {part}: {sent} requests in {time.monotonic() - started:.1f} s")
     assert not failures, "\n\n".join(failures)
 
 
-RUN: Callable[..., Any] = pytest.mark.parametrize("role", ["staff", "client", "intake"])
+RUN: Callable[..., Any] = pytest.mark.parametrize(
+    ("role", "part"), [(role, part) for role in ("staff", "client", "intake") for part in AREAS]
+)
 
 
 @RUN
 async def test_every_operation_conforms(
-    client: httpx.AsyncClient, staff: dict[str, str], make_key: KeyMaker, role: str
+    client: httpx.AsyncClient, staff: dict[str, str], make_key: KeyMaker, role: str, part: str
 ) -> None:
     started = time.monotonic()
-    sent, failures = await _fuzz(client, staff, make_key, role, FUZZ_EXAMPLES)
-    _report(role, sent, started, failures)
+    sent, failures = await _fuzz(client, staff, make_key, role, FUZZ_EXAMPLES, part)
+    _report(role, part, sent, started, failures)
 
 
 @pytest.mark.slow
 @RUN
 async def test_every_operation_conforms_deeply(
-    client: httpx.AsyncClient, staff: dict[str, str], make_key: KeyMaker, role: str
+    client: httpx.AsyncClient, staff: dict[str, str], make_key: KeyMaker, role: str, part: str
 ) -> None:
     started = time.monotonic()
-    sent, failures = await _fuzz(client, staff, make_key, role, DEEP_EXAMPLES)
-    _report(role, sent, started, failures)
+    sent, failures = await _fuzz(client, staff, make_key, role, DEEP_EXAMPLES, part)
+    _report(role, part, sent, started, failures)

@@ -28,10 +28,21 @@ async def test_ready_is_503_when_redis_does_not_answer(env: dict[str, str], cloc
         assert (await http.get("/health")).status_code == 200
 
 
+def _sample(text: str, name: str) -> float:
+    """The value of one sample in Prometheus text (0 when the series does not exist yet)."""
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split(" ", 1)[1])
+    return 0.0
+
+
 async def test_metrics_count_requests(client: httpx.AsyncClient, staff: dict[str, str]) -> None:
+    series = 'scopekeeper_http_requests_total{method="GET",route="/v1/clients",status="200"}'
+    before = _sample((await client.get("/metrics")).text, series)
+    await client.get("/v1/clients", headers=staff)
     await client.get("/v1/clients", headers=staff)
     text = (await client.get("/metrics")).text
-    assert 'scopekeeper_http_requests_total{method="GET",route="/v1/clients",status="200"} 1.0' in text
+    assert _sample(text, series) == before + 2
     assert "scopekeeper_http_request_seconds_bucket" in text
 
 
