@@ -18,7 +18,7 @@ from arq.worker import Worker
 from litestar import Litestar
 
 from api.db import unit_of_work
-from api.kit import outbox
+from api.domain.events import outbox
 from api.kit.clock import FrozenClock
 from api.settings import Settings
 from workers.settings import worker_options

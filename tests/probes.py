@@ -8,8 +8,9 @@ import msgspec
 from litestar import get, post
 from litestar.params import JSONBody
 
+from api.domain.events import outbox
 from api.errors import Conflict
-from api.kit import money, outbox
+from api.kit import money
 from api.kit.auth import roles
 from api.kit.http import Caller, Now, Uow
 
@@ -29,7 +30,7 @@ async def money_probe(data: JSONBody[MoneyProbe]) -> dict[str, Any]:
 async def emit_then_fail(uow: Uow, principal: Caller, now: Now) -> None:
     await uow.conn.execute("INSERT INTO clients (name, created_at, updated_at) VALUES ('ghost', $1, $1)", now)
     await outbox.emit(
-        uow, "probe.happened", subject_type="probe", subject_id=principal.key_id, data={}, now=now
+        uow, "client.created", subject_type="probe", subject_id=principal.key_id, data={}, now=now
     )
     raise Conflict("The change is refused after its event was written.", rule="probe")
 

@@ -41,7 +41,7 @@ async def test_feed_pages_in_order_and_resumes_from_its_cursor(
     clock: FrozenClock,
     db: asyncpg.Connection,
 ) -> None:
-    emitted = [await emit(app, clock, "probe.counted", {"n": n}) for n in range(5)]
+    emitted = [await emit(app, clock, "calendar.updated", {"n": n}) for n in range(5)]
     total = await db.fetchval("SELECT count(*) FROM domain_events")
     everything, _ = await poll(client, staff, lambda items: len(items) == total, "?limit=200")
     assert len(everything) == total
@@ -61,7 +61,7 @@ async def test_feed_pages_in_order_and_resumes_from_its_cursor(
     empty = (await client.get(f"/v1/events?limit=2{cursor}", headers=staff)).json()
     assert empty["items"] == []
     assert f"&after={empty['next_cursor']}" == cursor
-    later = await emit(app, clock, "probe.counted", {"n": 5})
+    later = await emit(app, clock, "calendar.updated", {"n": 5})
     items, _ = await poll(client, staff, lambda items: len(items) >= 1, f"?limit=50{cursor}")
     assert [e["id"] for e in items] == [str(later)]
 
@@ -70,7 +70,7 @@ async def test_feed_pages_in_order_and_resumes_from_its_cursor(
     assert row is not None
     assert item == {
         "id": str(later),
-        "type": "probe.counted",
+        "type": "calendar.updated",
         "created_at": "2026-11-24T09:30:00Z",
         "subject_type": "test",
         "subject_id": str(row["subject_id"]),
@@ -83,12 +83,17 @@ async def test_feed_pages_in_order_and_resumes_from_its_cursor(
 async def test_type_filter(
     client: httpx.AsyncClient, staff: dict[str, str], app: Litestar, clock: FrozenClock
 ) -> None:
-    a = await emit(app, clock, "probe.a", {})
-    b = await emit(app, clock, "probe.b", {})
-    await emit(app, clock, "probe.c", {})
-    only_a, _ = await poll(client, staff, lambda items: len(items) >= 1, "?type=probe.a")
+    a = await emit(app, clock, "webhook_endpoint.enabled", {})
+    b = await emit(app, clock, "webhook_endpoint.deleted", {})
+    await emit(app, clock, "webhook_delivery.retried", {})
+    only_a, _ = await poll(client, staff, lambda items: len(items) >= 1, "?type=webhook_endpoint.enabled")
     assert [e["id"] for e in only_a] == [str(a)]
-    both, _ = await poll(client, staff, lambda items: len(items) >= 2, "?type=probe.a&type=probe.b")
+    both, _ = await poll(
+        client,
+        staff,
+        lambda items: len(items) >= 2,
+        "?type=webhook_endpoint.enabled&type=webhook_endpoint.deleted",
+    )
     assert [e["id"] for e in both] == [str(a), str(b)]
 
 
@@ -109,12 +114,12 @@ async def test_an_open_transaction_holds_back_later_events_until_it_commits(
         early = await slow.fetchval(
             """
             INSERT INTO domain_events (type, subject_type, subject_id, data, occurred_at)
-            VALUES ('probe.early', 'test', $1, '{}', $2) RETURNING id
+            VALUES ('calendar.updated', 'test', $1, '{}', $2) RETURNING id
             """,
             uuid.uuid4(),
             clock.now(),
         )
-        late = await emit(app, clock, "probe.late", {})  # committed, but after the open one began
+        late = await emit(app, clock, "sla.policy_updated", {})  # committed, but after the open one began
         body = (await client.get(f"/v1/events?after={start}", headers=staff)).json()
         assert body["items"] == []
         assert body["next_cursor"] == start

@@ -253,7 +253,7 @@ async def test_updated_at_follows_the_latest_event(
     clock.advance(timedelta(hours=2))
     await db.execute(
         "INSERT INTO domain_events (type, subject_type, subject_id, client_id, project_id, data, occurred_at)"
-        " VALUES ('criterion.added', 'criterion', gen_random_uuid(), $1, $2, '{}', $3)",
+        " VALUES ('criterion.created', 'criterion', gen_random_uuid(), $1, $2, '{}', $3)",
         project["client_id"],
         project["id"],
         clock.now(),

@@ -726,7 +726,7 @@ async def test_history_lists_events_newest_first(
 ) -> None:
     await walk(client, app, clock, staff, client_key, project["id"], "delivery")
     url = f"/v1/projects/{project['id']}/history"
-    full = (await client.get(url, headers=client_key)).json()
+    full = (await client.get(url, headers=staff)).json()
     assert [e["type"] for e in full["items"]] == [
         "project.architecture_approved",
         "project.architecture_submitted",
@@ -737,6 +737,9 @@ async def test_history_lists_events_newest_first(
     assert full["next_cursor"] is None
     assert full["items"][0]["actor_role"] == "client"
     assert full["items"][0]["subject_id"] == project["id"]
+    # the client reads the same history without the staff-only timer event
+    mine = (await client.get(url, headers=client_key)).json()
+    assert [e["id"] for e in mine["items"]] == [e["id"] for e in full["items"] if e["type"] != "sla.met"]
     seen: list[str] = []
     cursor = None
     while True:

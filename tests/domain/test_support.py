@@ -15,10 +15,10 @@ import pytest
 from litestar import Litestar
 
 from api.db import UnitOfWork
+from api.domain.events import outbox
 from api.domain.projects.schemas import ProjectStatus
 from api.domain.support import service
 from api.domain.support.schemas import SupportRequest
-from api.kit import outbox
 from api.kit.auth import Principal
 from api.kit.clock import FrozenClock
 from tests.conftest import KeyMaker, bearer, create_client_org
@@ -603,7 +603,7 @@ async def test_a_registered_hook_links_a_draft_change_request(
         seen.append((request, opener, now))
         await outbox.emit(
             uow,
-            "change_request.drafted",
+            "change_request.submitted",
             subject_type="change_request",
             subject_id=draft,
             data={"support_request_id": str(request.id)},
@@ -631,7 +631,13 @@ async def test_a_registered_hook_links_a_draft_change_request(
     assert (str(request.id), request.kind, request.status) == (created["id"], "feature_request", "open")
     assert opener.role == "client"
     assert now == WED_10
-    assert await db.fetchval("SELECT count(*) FROM domain_events WHERE type = 'change_request.drafted'") == 1
+    assert (
+        await db.fetchval(
+            "SELECT count(*) FROM domain_events WHERE type = 'change_request.submitted' AND subject_id = $1",
+            draft,
+        )
+        == 1
+    )
     redirected = [e for e in await events(db, created["id"]) if e["type"] == "support_request.redirected"]
     assert redirected[0]["data"]["change_request_id"] == str(draft)
 

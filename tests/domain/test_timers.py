@@ -160,7 +160,7 @@ async def test_architecture_review_timer(app: Litestar, clock: FrozenClock) -> N
 def announce(timer: Timer) -> timers.Announcement:
     """The event the tests of ``start_and_emit`` ask for: built from the timer it is written with."""
     return timers.Announcement(
-        "thing.started",
+        "inquiry.received",
         "thing",
         timer.subject_id,
         {"timer_id": timer.id, "due_at": timer.due_at, "n": 1},
@@ -208,7 +208,7 @@ async def test_start_and_emit_writes_the_timer_its_log_and_the_event(
         timer.due_at,
         {"policy_version": 1},
     )
-    [event] = await events_of(db, "thing.started")
+    [event] = await events_of(db, "inquiry.received")
     assert event["data"] == {"timer_id": str(timer.id), "due_at": "2026-11-26T09:30:00Z", "n": 1}
     row = await db.fetchrow("SELECT id, client_id, project_id, occurred_at FROM domain_events")
     assert row is not None
@@ -223,7 +223,7 @@ async def test_start_and_emit_with_an_open_timer_returns_it_and_emits_for_it(
     first = await start(app, clock.now(), kind="cr_assessment", subject_id=subject)
     again, jobs = await start_and_emit(app, clock.now() + HOUR, subject_id=subject)
     assert again == first
-    [event] = await events_of(db, "thing.started")
+    [event] = await events_of(db, "inquiry.received")
     assert event["data"]["timer_id"] == str(first.id)
     assert len(jobs) == 1
     made = await asyncio.gather(*(start_and_emit(app, clock.now(), subject_id=uuid4()) for _ in range(3)))

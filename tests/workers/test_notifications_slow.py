@@ -28,7 +28,7 @@ from standardwebhooks import Webhook
 from api import devenv
 from api.app import create_app
 from api.db import unit_of_work
-from api.kit import outbox
+from api.domain.events import outbox
 from api.kit.clock import FrozenClock
 from api.settings import Settings
 from tests.conftest import asgi_client, bearer, running
@@ -99,7 +99,7 @@ async def wait_for(condition: Any, seconds: float, what: str) -> None:
 
 async def subscribe(client: httpx.AsyncClient, headers: dict[str, str], url: str) -> dict[str, Any]:
     response = await client.post(
-        "/v1/webhook-endpoints", json={"url": url, "event_types": ["probe.bulk"]}, headers=headers
+        "/v1/webhook-endpoints", json={"url": url, "event_types": ["client.updated"]}, headers=headers
     )
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
@@ -122,7 +122,7 @@ async def test_sigkill_in_the_middle_of_a_thousand_webhooks_loses_none(
         for n in range(EVENTS):
             event_id = await outbox.emit(
                 uow,
-                "probe.bulk",
+                "client.updated",
                 subject_type="test",
                 subject_id=endpoint["id"],
                 data={"n": n},
@@ -202,7 +202,7 @@ async def test_events_committed_while_redis_is_down_are_all_delivered_once(
         assert org.status_code == 201, org.text
         events = []
         for n in range(count):
-            events.append(await emit(offline, clock, "probe.bulk", {"n": n}, client_id=org.json()["id"]))
+            events.append(await emit(offline, clock, "client.updated", {"n": n}, client_id=org.json()["id"]))
             events.append(
                 await emit(
                     offline, clock, "quote.sent", {"project_name": f"P{n}"}, client_id=org.json()["id"]

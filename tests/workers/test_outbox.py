@@ -52,7 +52,7 @@ async def test_rolled_back_change_leaves_no_event_and_no_job(
 ) -> None:
     response = await client.post("/v1/_probe/emit-then-fail", headers=staff)
     assert response.status_code == 409
-    assert await db.fetchval("SELECT count(*) FROM domain_events WHERE type = 'probe.happened'") == 0
+    assert await db.fetchval("SELECT count(*) FROM domain_events WHERE type = 'client.created'") == 0
     assert await db.fetchval("SELECT count(*) FROM clients WHERE name = 'ghost'") == 0
     assert [j for j in await queued_jobs(redis_url) if j.function == "dispatch_event"] == []
 

@@ -22,8 +22,8 @@ from uuid import UUID
 
 from redis.exceptions import RedisError
 
+from api.domain.events.outbox import DISPATCH_JOB, dispatch_job_id
 from api.domain.notifications.service import fan_out, job_for
-from api.kit.outbox import DISPATCH_JOB, dispatch_job_id
 from workers.tasks.notifications import STUCK_AFTER, deliver_email, deliver_webhook
 
 log = logging.getLogger("scopekeeper.worker.events")

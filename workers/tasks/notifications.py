@@ -26,6 +26,7 @@ from typing import Any
 from uuid import UUID
 
 from api.db import Job, UnitOfWork
+from api.domain.events import outbox
 from api.domain.notifications import backoff, mail, service
 from api.domain.notifications import queries as delivery_queries
 from api.domain.notifications.service import JOBS, Claim, Settled, job_for, job_id
@@ -34,7 +35,6 @@ from api.domain.webhooks import queries as webhook_queries
 from api.domain.webhooks import sender, urls
 from api.domain.webhooks.sender import Outcome
 from api.errors import Invalid
-from api.kit import outbox
 from api.kit.jobs import JobSender
 from api.kit.secretbox import SealError
 from api.settings import Settings

@@ -15,8 +15,8 @@ from api.db import UnitOfWork
 from api.domain.api_keys import queries
 from api.domain.api_keys.schemas import ApiKey, ApiKeyCreate, ApiKeyCreated
 from api.domain.clients import queries as client_queries
+from api.domain.events import outbox
 from api.errors import Conflict, NotFound, invalid
-from api.kit import outbox
 from api.kit.auth import Principal, new_key
 
 

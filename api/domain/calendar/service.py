@@ -30,9 +30,9 @@ from api.db import Conn, UnitOfWork
 from api.domain.calendar import queries
 from api.domain.calendar.queries import CurrentRow
 from api.domain.calendar.schemas import Calendar, CalendarIn, WorkingWindow
+from api.domain.events import outbox
 from api.domain.timers.recompute import recompute as recompute_timers
 from api.errors import invalid
-from api.kit import outbox
 from api.kit.auth import Principal
 from api.kit.calendar import BusinessCalendar, CalendarError, CalendarSpec, Window
 from api.kit.etag import check_if_match

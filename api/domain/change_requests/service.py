@@ -104,11 +104,11 @@ from api.domain.change_requests.schemas import (
 from api.domain.contracts import service as contracts
 from api.domain.criteria import service as criteria
 from api.domain.criteria.schemas import CriterionChange
+from api.domain.events import outbox
 from api.domain.support import service as support
 from api.domain.support.schemas import SupportRequest
 from api.domain.timers import service as timers
 from api.errors import Conflict, FieldError, Forbidden, Invalid, NotFound, invalid
-from api.kit import outbox
 from api.kit.auth import Principal, visible_client
 from api.kit.etag import check_if_match
 from api.kit.money import MinorMoney, minor_digits, parse, to_wire

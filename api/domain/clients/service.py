@@ -19,8 +19,9 @@ import asyncpg
 from api.db import Conn, UnitOfWork
 from api.domain.clients import queries
 from api.domain.clients.schemas import Client, ClientCreate, ClientPatch, Contact, ContactIn
+from api.domain.events import outbox
 from api.errors import Conflict, NotFound
-from api.kit import outbox, validate
+from api.kit import validate
 from api.kit.auth import Principal, visible_client
 from api.kit.etag import check_if_match
 

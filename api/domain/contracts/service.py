@@ -41,9 +41,9 @@ from api.domain.calendar import service as calendars
 from api.domain.contracts import queries
 from api.domain.contracts import status as _status  # noqa: F401  (fills the status document's slots)
 from api.domain.contracts.schemas import Amendment, AmendmentRow, Contract, ContractAmendment, ContractRow
+from api.domain.events import outbox
 from api.domain.projects import service as projects
 from api.errors import Conflict, invalid
-from api.kit import outbox
 from api.kit.auth import Principal
 from api.kit.calendar import BusinessCalendar
 from api.kit.money import MinorMoney, minor_digits, to_wire

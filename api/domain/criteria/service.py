@@ -92,10 +92,10 @@ from api.domain.criteria.schemas import (
     WaiveIn,
 )
 from api.domain.criteria.sentences import render_sentence
+from api.domain.events import outbox
 from api.domain.projects import status
 from api.domain.projects.service import LAUNCH_GUARDS
 from api.errors import Conflict, FieldError, Invalid, NotFound, invalid
-from api.kit import outbox
 from api.kit.auth import Principal, visible_client
 from api.kit.etag import check_if_match
 

@@ -26,3 +26,14 @@ class FeedPage(msgspec.Struct):
 
     items: list[FeedEvent]
     next_cursor: str
+
+
+class NewEvent(msgspec.Struct, frozen=True):
+    """An event to write (see ``api.domain.events.outbox``)."""
+
+    type: str
+    subject_type: str
+    subject_id: UUID
+    client_id: UUID | None
+    project_id: UUID | None
+    data: dict[str, Any]

@@ -64,6 +64,7 @@ from api.db import Conn, UnitOfWork
 from api.domain.clients import queries as clients
 from api.domain.clients import service as client_service
 from api.domain.clients.schemas import ClientCreate, ContactIn
+from api.domain.events import outbox
 from api.domain.inquiries import queries, screening
 from api.domain.inquiries.queries import NewSubmission, Ref
 from api.domain.inquiries.schemas import (
@@ -84,7 +85,7 @@ from api.domain.projects.schemas import ProjectCreate
 from api.domain.timers import service as timers
 from api.domain.timers.schemas import Timer, TimerKind
 from api.errors import Conflict, FieldError, Invalid, NotFound, invalid
-from api.kit import outbox, validate
+from api.kit import validate
 from api.kit.auth import Principal
 from api.kit.etag import check_if_match
 from api.kit.ratelimit import RateLimiter

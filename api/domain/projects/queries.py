@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -392,25 +393,31 @@ async def support_ended(conn: Conn, *, now: datetime, limit: int) -> list[UUID]:
 
 
 async def status_document(
-    conn: Conn, project_id: UUID, *, now: datetime, client_id: UUID | None
+    conn: Conn, project_id: UUID, *, now: datetime, client_id: UUID | None, event_types: Sequence[str]
 ) -> bytes | None:
-    """The status JSON document as PostgreSQL encoded it; None when absent or outside ``client_id``."""
-    body: bytes | None = await conn.fetchval(status.statement(), project_id, now, client_id)
+    """The status JSON document as PostgreSQL encoded it; None when absent or outside ``client_id``.
+    ``updated_at`` counts only events of ``event_types``."""
+    body: bytes | None = await conn.fetchval(status.statement(), project_id, now, client_id, event_types)
     return body
 
 
-async def history(conn: Conn, project_id: UUID, *, before: int | None, limit: int) -> list[HistoryEvent]:
+async def history(
+    conn: Conn, project_id: UUID, *, before: int | None, limit: int, types: Sequence[str] | None
+) -> list[HistoryEvent]:
+    """Events of the project older than sequence ``before``, newest first; only ``types`` when given."""
     rows = await conn.fetch(
         """
         SELECT id, seq, type, subject_type, subject_id, actor_role, data, occurred_at
         FROM domain_events
         WHERE project_id = $1 AND ($2::bigint IS NULL OR seq < $2)
+          AND ($4::text[] IS NULL OR type = ANY ($4::text[]))
         ORDER BY seq DESC
         LIMIT $3
         """,
         project_id,
         before,
         limit,
+        types,
     )
     return [msgspec.convert(dict(r), HistoryEvent) for r in rows]
 

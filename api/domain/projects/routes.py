@@ -150,11 +150,14 @@ async def project_status(
 async def project_history(
     project_id: ProjectId, uow: Uow, principal: Caller, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
 ) -> Page[HistoryEvent]:
-    """Every domain event recorded for the project (its own and those of everything under it), newest
-    first, paginated by the event sequence."""
+    """The domain events recorded for the project (its own and those of everything under it), newest
+    first, paginated by the event sequence. A client key sees only the event types meant for clients
+    (the phases, quotes, contract, criteria, change requests and support requests of the project);
+    deliveries, SLA timers and other internals are for staff only."""
     after = decode_cursor(cursor, (int,))
-    await service.visible_ref(uow.conn, principal, project_id)
-    rows = await queries.history(uow.conn, project_id, before=after[0] if after else None, limit=limit + 1)
+    rows = await service.history(
+        uow.conn, principal, project_id, before=after[0] if after else None, limit=limit + 1
+    )
     return page_of(rows, limit, lambda e: [e.seq])
 
 

@@ -50,12 +50,18 @@ from zoneinfo import ZoneInfo
 from api.db import Conn, UnitOfWork
 from api.domain.calendar import service as calendars
 from api.domain.clients import queries as clients
+from api.domain.events import catalog, outbox
 from api.domain.projects import queries
 from api.domain.projects.queries import ProjectRef
-from api.domain.projects.schemas import ArchitectureSubmit, HandoverPackage, Project, ProjectCreate
+from api.domain.projects.schemas import (
+    ArchitectureSubmit,
+    HandoverPackage,
+    HistoryEvent,
+    Project,
+    ProjectCreate,
+)
 from api.domain.timers import service as timers
 from api.errors import Conflict, FieldError, Invalid, NotFound, invalid
-from api.kit import outbox
 from api.kit.auth import Principal, visible_client
 from api.kit.calendar import BusinessCalendar
 from api.kit.etag import check_if_match
@@ -116,13 +122,32 @@ async def visible_ref(
 
 
 async def status_document(conn: Conn, principal: Principal, project_id: UUID, *, now: datetime) -> bytes:
-    """The status JSON document (see ``status``), or 404 when absent or outside a client key's scope."""
+    """The status JSON document (see ``status``), or 404 when absent or outside a client key's scope.
+
+    It is the client's dashboard, for staff too: its ``updated_at`` counts only events a client may
+    see (``api.domain.events.catalog``), so a staff-only event (a failed delivery, a timer warning)
+    neither shows through it nor changes its ETag.
+    """
     body = await queries.status_document(
-        conn, project_id, now=now, client_id=principal.client_id if principal.role == "client" else None
+        conn,
+        project_id,
+        now=now,
+        client_id=principal.client_id if principal.role == "client" else None,
+        event_types=catalog.client_types(),
     )
     if body is None:
         raise _project_not_found()
     return body
+
+
+async def history(
+    conn: Conn, principal: Principal, project_id: UUID, *, before: int | None, limit: int
+) -> list[HistoryEvent]:
+    """The project's events, newest first (``limit`` of them, older than sequence ``before``); 404 as in
+    :func:`get_visible`. A client key reads only the types whose audience is ``client``; staff read all."""
+    await visible_ref(conn, principal, project_id)
+    types = None if principal.is_staff else catalog.client_types()
+    return await queries.history(conn, project_id, before=before, limit=limit, types=types)
 
 
 async def create(uow: UnitOfWork, actor: Principal, data: ProjectCreate, now: datetime) -> Project:

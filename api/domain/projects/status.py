@@ -148,7 +148,8 @@ def milestone_join() -> str:
 
 @lru_cache(maxsize=1)
 def statement() -> str:
-    """The one statement answering the status call: ``$1`` project, ``$2`` now, ``$3`` organisation."""
+    """The one statement answering the status call: ``$1`` project, ``$2`` now, ``$3`` organisation,
+    ``$4`` the event types ``updated_at`` counts (those a client may see)."""
     return f"""
     SELECT convert_to(json_build_object(
         'project', json_build_object('id', p.id, 'name', p.name, 'currency', p.currency,
@@ -162,7 +163,7 @@ def statement() -> str:
         'updated_at', rfc3339(GREATEST(
             p.updated_at, c.updated_at,
             (SELECT e.occurred_at FROM domain_events e
-             WHERE e.project_id = p.id ORDER BY e.seq DESC LIMIT 1)))
+             WHERE e.project_id = p.id AND e.type = ANY ($4::text[]) ORDER BY e.seq DESC LIMIT 1)))
     )::text, 'UTF8') AS body
     FROM projects p
     JOIN clients c ON c.id = p.client_id

@@ -52,6 +52,7 @@ import msgspec
 from api.db import Conn, UnitOfWork
 from api.domain.calendar import service as calendars
 from api.domain.contracts import service as contracts
+from api.domain.events import outbox
 from api.domain.projects import service as projects
 from api.domain.projects.queries import ProjectRef
 from api.domain.quotes import document, queries
@@ -73,7 +74,6 @@ from api.domain.quotes.schemas import (
     StoredLine,
 )
 from api.errors import Conflict, FieldError, Invalid, NotFound, invalid
-from api.kit import outbox
 from api.kit.auth import Principal
 from api.kit.etag import check_if_match
 from api.kit.money import MinorMoney, minor_digits, parse, to_wire

@@ -57,6 +57,7 @@ from uuid import UUID, uuid4
 
 from api.db import Conn, UnitOfWork
 from api.domain.calendar import service as calendars
+from api.domain.events import outbox
 from api.domain.projects import service as projects
 from api.domain.support import queries
 from api.domain.support.queries import Locked, Window
@@ -72,7 +73,6 @@ from api.domain.support.schemas import (
 from api.domain.timers import service as timers
 from api.domain.timers.schemas import Timer, TimerKind
 from api.errors import Conflict, NotFound, invalid
-from api.kit import outbox
 from api.kit.auth import Principal, visible_client
 from api.kit.etag import check_if_match
 

@@ -24,11 +24,12 @@ from uuid import UUID
 from arq.connections import ArqRedis
 
 from api.db import Job, Pool
+from api.domain.events import outbox
+from api.domain.events.schemas import NewEvent
 from api.domain.timers import events, queries
-from api.domain.timers.queries import Fired, NewEvent
+from api.domain.timers.queries import Fired
 from api.kit.clock import Clock
 from api.kit.jobs import JobSender
-from api.kit.outbox import DISPATCH_JOB, dispatch_job_id
 
 BATCH = 1000
 
@@ -75,7 +76,7 @@ async def fire_batch(pool: Pool, now: datetime, limit: int) -> tuple[list[Fired]
     """Claim and fire one batch in one transaction; returns the fired timers and the new event ids."""
     async with pool.acquire() as conn, conn.transaction():
         fired = await queries.claim_due(conn, now, limit)
-        event_ids = await queries.insert_events(conn, _events(fired), now)
+        event_ids = await outbox.emit_many(conn, _events(fired), now)
     return fired, event_ids
 
 
@@ -94,7 +95,7 @@ async def fire_due(
         breached += sum(item.breach for item in fired)
         if sender is not None and event_ids:
             jobs: list[Job] = [
-                (DISPATCH_JOB, (str(event_id),), {"_job_id": dispatch_job_id(event_id)})
+                (outbox.DISPATCH_JOB, (str(event_id),), {"_job_id": outbox.dispatch_job_id(event_id)})
                 for event_id in event_ids
             ]
             await sender.send(jobs)

@@ -9,6 +9,8 @@ import msgspec
 
 from api.db import Conn
 from api.domain.calendar.queries import CurrentRow
+from api.domain.events import catalog
+from api.domain.events.schemas import NewEvent
 from api.domain.timers.schemas import (
     KindPolicy,
     LogEvent,
@@ -274,8 +276,10 @@ async def insert_guarded(
     The calendar row is locked ``FOR SHARE`` first (the order a calendar change takes), so the versions
     read stay in force until the transaction ends. Nothing is written when they differ (``matched``
     false: compute again on the returned context) or when the subject has an open timer of the kind
-    (``timer_written`` false, and the event is not written either).
+    (``timer_written`` false, and the event is not written either). An event type the catalog does not
+    list is refused before anything is written (``catalog.UnknownEventType``), as the outbox refuses it.
     """
+    catalog.audience(event.type)
     row = await conn.fetchrow(
         _INSERT_GUARDED,
         timer.id,
@@ -543,39 +547,6 @@ async def claim_due(conn: Conn, now: datetime, limit: int) -> list[Fired]:
         breach = values.pop("fired_breach")
         fired.append(Fired(timer=msgspec.convert(values, Timer), warning=warning, breach=breach))
     return fired
-
-
-class NewEvent(msgspec.Struct, frozen=True):
-    type: str
-    subject_type: str
-    subject_id: UUID
-    client_id: UUID | None
-    project_id: UUID | None
-    data: dict[str, Any]
-
-
-async def insert_events(conn: Conn, events: list[NewEvent], now: datetime) -> list[UUID]:
-    """Write many domain events in one statement (the outbox rows ``api.kit.outbox.emit`` writes)."""
-    if not events:
-        return []
-    rows = await conn.fetch(
-        """
-        INSERT INTO domain_events (type, subject_type, subject_id, client_id, project_id, data, occurred_at)
-        SELECT e.type, e.subject_type, e.subject_id, e.client_id, e.project_id, e.data, $7
-        FROM unnest($1::text[], $2::text[], $3::uuid[], $4::uuid[], $5::uuid[], $6::jsonb[]) WITH ORDINALITY
-            AS e(type, subject_type, subject_id, client_id, project_id, data, position)
-        ORDER BY e.position
-        RETURNING id
-        """,
-        [e.type for e in events],
-        [e.subject_type for e in events],
-        [e.subject_id for e in events],
-        [e.client_id for e in events],
-        [e.project_id for e in events],
-        [e.data for e in events],
-        now,
-    )
-    return [r["id"] for r in rows]
 
 
 async def page(

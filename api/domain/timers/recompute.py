@@ -19,9 +19,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from api.db import UnitOfWork
+from api.domain.events import outbox
 from api.domain.timers import events, queries, schedule
 from api.domain.timers.queries import Recomputed
-from api.kit import outbox
 from api.kit.calendar import BusinessCalendar
 
 

@@ -32,7 +32,7 @@ Rules:
   change takes: the calendar row, then its timers), so a concurrent calendar change either sees the new
   or changed timer and recomputes it, or the timer is computed on the new calendar; and the two never
   deadlock.
-- ``start_and_emit`` is ``start`` followed by ``api.kit.outbox.emit`` of an event built from the timer,
+- ``start_and_emit`` is ``start`` followed by ``api.domain.events.outbox.emit`` of an event built from the timer,
   for the hot paths (inquiry intake): when the subject has no open timer it writes the timer, its log
   entry and the event in one statement. It computes the times from the policy and calendar context
   last seen in this process for the kind (the calendar's arithmetic itself is cached per calendar
@@ -57,8 +57,10 @@ import msgspec
 from api.db import Conn, UnitOfWork
 from api.domain.calendar import queries as calendar_queries
 from api.domain.calendar import service as calendar_service
+from api.domain.events import outbox
+from api.domain.events.schemas import NewEvent
 from api.domain.timers import events, queries, schedule
-from api.domain.timers.queries import Context, NewEvent
+from api.domain.timers.queries import Context
 from api.domain.timers.schemas import (
     DueDates,
     KindPolicy,
@@ -70,7 +72,6 @@ from api.domain.timers.schemas import (
     TimerUnit,
 )
 from api.errors import NotFound, invalid
-from api.kit import outbox
 from api.kit.auth import Principal
 from api.kit.calendar import BusinessCalendar
 from api.kit.etag import check_if_match
@@ -183,7 +184,7 @@ async def start(
 
 
 class Announcement(NamedTuple):
-    """The domain event ``start_and_emit`` writes with the timer, as ``api.kit.outbox.emit`` takes it."""
+    """The domain event ``start_and_emit`` writes with the timer, as ``api.domain.events.outbox.emit`` takes it."""
 
     type: str
     subject_type: str

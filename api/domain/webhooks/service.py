@@ -27,13 +27,13 @@ from datetime import datetime
 from uuid import UUID, uuid4
 
 from api.db import Conn, UnitOfWork
+from api.domain.events import outbox
 from api.domain.notifications import backoff
 from api.domain.notifications import queries as delivery_queries
 from api.domain.notifications.service import JOBS, job_id
 from api.domain.webhooks import queries, sender, urls
 from api.domain.webhooks.schemas import Endpoint, EndpointCreate, EndpointCreated, WebhookDelivery
 from api.errors import Conflict, NotFound
-from api.kit import outbox
 from api.kit.auth import Principal
 from api.settings import Settings
 
