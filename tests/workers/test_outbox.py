@@ -151,3 +151,87 @@ async def test_a_dispatch_job_held_by_a_dead_worker_is_enqueued_late(
         await pool.close()
         await redis.aclose()
         await redis.connection_pool.disconnect()
+
+
+#: What each job function reads first, and so must find committed when the job reaches Redis.
+JOB_ROWS = {
+    "dispatch_event": "SELECT EXISTS (SELECT FROM domain_events WHERE id = $1::uuid)",
+    "deliver_email": "SELECT EXISTS (SELECT FROM deliveries WHERE id = $1::uuid)",
+    "deliver_webhook": "SELECT EXISTS (SELECT FROM deliveries WHERE id = $1::uuid)",
+}
+
+
+async def test_every_job_is_sent_only_when_its_row_is_committed(
+    client: httpx.AsyncClient,
+    staff: dict[str, str],
+    make_key: Any,
+    app: Any,
+    clock: FrozenClock,
+    database_url: str,
+    redis_url: str,
+    run_worker: RunWorker,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each job the API or the worker hands to Redis (``JobSender.send``: after a request's commit, after
+    a sweep's batch, after a delivery attempt) names a row another connection can already read. A job
+    sent inside its transaction would reach a worker that finds nothing, or finds it only by luck."""
+    from datetime import timedelta
+
+    from api.domain.timers.firing import fire_due
+    from api.kit.jobs import JobSender
+    from tests.conftest import bearer
+    from tests.domain import quote_helpers
+    from tests.notify_support import Receiver
+
+    checker = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
+    checked: list[tuple[str, str]] = []
+    unseen: list[tuple[str, str]] = []
+    original = JobSender.send
+
+    async def send_checked(self: JobSender, jobs: list[Any]) -> int:
+        for function, args, _ in jobs:
+            assert function in JOB_ROWS, f"no row known for job {function}"
+            checked.append((function, args[0]))
+            if not await checker.fetchval(JOB_ROWS[function], args[0]):
+                unseen.append((function, args[0]))
+        return await original(self, jobs)
+
+    monkeypatch.setattr(JobSender, "send", send_checked)
+    receiver = Receiver(lambda _n: 500)  # failures: each attempt schedules a retry job
+    await receiver.start()
+    redis = create_redis(redis_url)
+    try:
+        subscribed = await client.post(
+            "/v1/webhook-endpoints", json={"url": receiver.url, "event_types": ["*"]}, headers=staff
+        )
+        assert subscribed.status_code == 201, subscribed.text
+        org = await create_client_org(client, staff, "Committed")
+        owner = bearer(await make_key("client", org["id"]))
+        project = await client.post(
+            "/v1/projects",
+            json={"client_id": org["id"], "name": "Committed", "currency": "EUR"},
+            headers=staff,
+        )
+        await quote_helpers.accepted(client, staff, owner, project.json()["id"])
+        inquiry = {
+            "name": "Ada",
+            "email": "ada@lovelace.example.com",
+            "message": "A recommender",
+            "source": "website",
+            "consent": True,
+        }
+        intake = bearer(await make_key("intake"))
+        assert (await client.post("/v1/inquiries", json=inquiry, headers=intake)).status_code == 201
+        await run_worker()
+        clock.advance(timedelta(days=3))
+        await fire_due(app.state.pool, clock, redis=redis)  # warnings and breaches of the timers above
+        await run_worker()
+    finally:
+        await receiver.stop()
+        await checker.close()
+        await redis.aclose()
+        await redis.connection_pool.disconnect()
+    assert unseen == [], f"sent before their rows were committed: {unseen}"
+    functions = {function for function, _ in checked}
+    assert {"dispatch_event", "deliver_webhook"} <= functions, functions
+    assert len(checked) >= 15, checked
