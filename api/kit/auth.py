@@ -37,12 +37,14 @@ STAFF: tuple[Role, ...] = ("staff",)
 
 
 class Principal(msgspec.Struct, frozen=True):
-    """Who is calling: the key's id, its role and, for a client key, its organisation."""
+    """Who is calling: the key's id, its role, for a client key its organisation, and the integration the
+    key belongs to (the keys of one integration share its duplicates; see ``api.domain.api_keys``)."""
 
     key_id: UUID
     role: Role
     client_id: UUID | None
     name: str
+    integration_id: UUID
 
     @property
     def is_staff(self) -> bool:
@@ -122,7 +124,8 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
             # The acquire is bounded too: with the pool exhausted the request answers 503, not a hang.
             async with state.pool.acquire(timeout=state.settings.db_acquire_timeout) as conn:
                 row = await conn.fetchrow(
-                    "SELECT id, role, client_id, name FROM api_keys WHERE secret_hash = $1 AND revoked_at IS NULL",
+                    "SELECT id, role, client_id, name, integration_id FROM api_keys"
+                    " WHERE secret_hash = $1 AND revoked_at IS NULL",
                     digest,
                     timeout=state.settings.db_acquire_timeout,
                 )
@@ -131,7 +134,11 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
                     "The key is unknown or revoked.", headers={"WWW-Authenticate": "Bearer"}
                 )
             principal = Principal(
-                key_id=row["id"], role=row["role"], client_id=row["client_id"], name=row["name"]
+                key_id=row["id"],
+                role=row["role"],
+                client_id=row["client_id"],
+                name=row["name"],
+                integration_id=row["integration_id"],
             )
             cache.put(digest, principal)
         await enforce(

@@ -81,7 +81,14 @@ async def provide_uow(request: Request[Any, Any, State]) -> AsyncGenerator[UnitO
         ):
             body = await request.body()
             claim = await idempotency.claim(
-                uow.conn, principal.key_id, key, request.method, request.url.path, body, state.clock.now()
+                uow.conn,
+                principal.integration_id,
+                key,
+                request.method,
+                request.url.path,
+                body,
+                state.clock.now(),
+                state.settings.webhook_secret_keys,
             )
             slot = _Slot(claim)
         box = _box.get()
@@ -89,7 +96,9 @@ async def provide_uow(request: Request[Any, Any, State]) -> AsyncGenerator[UnitO
             box.slot = slot
         yield uow
         if slot is not None and slot.response is not None:
-            await idempotency.store(uow.conn, slot.claim, slot.response, state.clock.now())
+            await idempotency.store(
+                uow.conn, slot.claim, slot.response, state.clock.now(), state.settings.webhook_secret_keys
+            )
     await state.jobs.send(uow.jobs)
 
 

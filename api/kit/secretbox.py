@@ -174,15 +174,25 @@ def key_id_of(sealed: bytes) -> str:
 
 def seal(keys: Keyring, plaintext: str, aad: bytes) -> bytes:
     """Encrypt ``plaintext`` under the ring's first key, bound to ``aad``."""
-    key = keys.primary
-    header = _header(key.id)
-    nonce = os.urandom(NONCE_BYTES)
-    ciphertext = AESGCM(key.material).encrypt(nonce, plaintext.encode("utf-8"), header + aad)
-    return header + nonce + ciphertext
+    return seal_bytes(keys, plaintext.encode("utf-8"), aad)
 
 
 def unseal(keys: Keyring, sealed: bytes, aad: bytes) -> str:
     """Decrypt what :func:`seal` made with any key of the ring and the same ``aad``."""
+    return unseal_bytes(keys, sealed, aad).decode("utf-8")
+
+
+def seal_bytes(keys: Keyring, plaintext: bytes, aad: bytes) -> bytes:
+    """Encrypt ``plaintext`` bytes under the ring's first key, bound to ``aad`` (same format as ``seal``)."""
+    key = keys.primary
+    header = _header(key.id)
+    nonce = os.urandom(NONCE_BYTES)
+    ciphertext = AESGCM(key.material).encrypt(nonce, bytes(plaintext), header + aad)
+    return header + nonce + ciphertext
+
+
+def unseal_bytes(keys: Keyring, sealed: bytes, aad: bytes) -> bytes:
+    """Decrypt what :func:`seal_bytes` (or ``seal``) made with any key of the ring and the same ``aad``."""
     sealed = bytes(sealed)
     key_id = key_id_of(sealed)
     key = keys.find(key_id)
@@ -191,7 +201,6 @@ def unseal(keys: Keyring, sealed: bytes, aad: bytes) -> str:
     header = _header(key_id)
     nonce = sealed[len(header) : len(header) + NONCE_BYTES]
     try:
-        plaintext = AESGCM(key.material).decrypt(nonce, sealed[len(header) + NONCE_BYTES :], header + aad)
+        return AESGCM(key.material).decrypt(nonce, sealed[len(header) + NONCE_BYTES :], header + aad)
     except InvalidTag:
         raise TamperedError(key_id) from None
-    return plaintext.decode("utf-8")

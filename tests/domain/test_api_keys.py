@@ -120,3 +120,42 @@ async def test_create_key_command_prints_a_working_key(database_url: str, db: as
     assert secret.startswith("sk_")
     digest = hashlib.sha256(secret.encode()).digest()
     assert await db.fetchval("SELECT role FROM api_keys WHERE secret_hash = $1", digest) == "staff"
+
+
+async def test_two_staff_keys_revoking_each_other_at_once_leave_one(
+    client: httpx.AsyncClient, staff: dict[str, str], database_url: str, db: asyncpg.Connection
+) -> None:
+    """The probe's finding: A revokes B while B revokes A; each request revoked, then counted the staff
+    keys left (seeing the other still active), and both succeeded: no staff key was left.
+
+    Both requests are held at their last write (the audit entry) by a lock the test takes, so each
+    has done its check before either commits; only then is the lock released."""
+    second = (await client.post("/v1/api-keys", json={"role": "staff", "name": "B"}, headers=staff)).json()
+    b = bearer(second["key"])
+    a_id = next(
+        k["id"] for k in (await client.get("/v1/api-keys", headers=staff)).json()["items"] if k["name"] != "B"
+    )
+    holder = await asyncpg.connect(database_url)
+    try:
+        tx = holder.transaction()
+        await tx.start()
+        await holder.execute("LOCK TABLE audit_entries IN EXCLUSIVE MODE")
+        revocations = [
+            asyncio.ensure_future(client.delete(f"/v1/api-keys/{second['id']}", headers=staff)),
+            asyncio.ensure_future(client.delete(f"/v1/api-keys/{a_id}", headers=b)),
+        ]
+        for _ in range(500):  # until both requests wait on a lock (the table's, or the first one's rows)
+            waiting = await db.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+            if waiting >= 2:
+                break
+            await asyncio.sleep(0.01)
+        assert waiting >= 2
+        await tx.commit()
+        answers = sorted(r.status_code for r in await asyncio.gather(*revocations))
+    finally:
+        await holder.close()
+    assert answers == [204, 409]
+    assert await db.fetchval("SELECT count(*) FROM api_keys WHERE role = 'staff' AND revoked_at IS NULL") == 1

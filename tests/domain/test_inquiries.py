@@ -237,7 +237,7 @@ async def test_same_source_and_external_id_returns_the_first(
     first = await client.post(INQUIRIES, json=body(source="crm", external_id="hs-1"), headers=intake)
     assert first.status_code == 201
     again = await client.post(
-        INQUIRIES, json=body(source="crm", external_id="hs-1", message="edited in the CRM"), headers=staff
+        INQUIRIES, json=body(source="crm", external_id="hs-1", message="edited in the CRM"), headers=intake
     )
     assert again.status_code == 200, again.text
     assert again.json() == first.json()
@@ -255,6 +255,80 @@ async def test_same_source_and_external_id_returns_the_first(
     assert (await post(client, intake))["status"] == "received"
     assert (await post(client, intake))["status"] == "quarantined"  # INQUIRY_FLOOD_PER_HOUR=3
     assert await count(db, "inquiries") == 4
+
+
+async def test_duplicates_belong_to_the_sending_integration(
+    client: httpx.AsyncClient,
+    intake: dict[str, str],
+    staff: dict[str, str],
+    make_key: KeyMaker,
+    db: asyncpg.Connection,
+) -> None:
+    """The probe's finding: a second integration posting another person under the same (source,
+    external_id) got 200 with the first integration's inquiry id, and its inquiry was dropped."""
+    crm = bearer(await make_key("intake", name="other crm"))
+    mine_keys = (await client.get("/v1/api-keys", headers=staff)).json()["items"]
+    [form_key] = [k for k in mine_keys if k["name"] == "website form"]
+    rotated_body = {
+        "role": "intake",
+        "name": "website form (rotated)",
+        "integration_id": form_key["integration_id"],
+    }
+    rotated_response = await client.post("/v1/api-keys", json=rotated_body, headers=staff)
+    assert rotated_response.status_code == 201, rotated_response.text
+    rotated = bearer(rotated_response.json()["key"])
+
+    first = await client.post(INQUIRIES, json=body(source="crm", external_id="X"), headers=intake)
+    assert first.status_code == 201
+    other = await client.post(
+        INQUIRIES,
+        json=body(source="crm", external_id="X", name="Bob Other", email="bob@other.example.org"),
+        headers=crm,
+    )
+    assert other.status_code == 201, other.text
+    assert other.json()["id"] != first.json()["id"]
+    assert first.json()["id"] not in other.text
+    stored = await db.fetchrow("SELECT name, email FROM inquiries WHERE id = $1", other.json()["id"])
+    assert stored is not None
+    assert (stored["name"], stored["email"]) == ("Bob Other", "bob@other.example.org")
+    # the rotated key of the first integration keeps its duplicates and reads its inquiries
+    again = await client.post(INQUIRIES, json=body(source="crm", external_id="X"), headers=rotated)
+    assert again.status_code == 200
+    assert again.json()["id"] == first.json()["id"]
+    assert (await client.get(f"{INQUIRIES}/{first.json()['id']}", headers=rotated)).status_code == 200
+    assert (await client.get(f"{INQUIRIES}/{first.json()['id']}", headers=crm)).status_code == 404
+    assert (await client.get(f"{INQUIRIES}/{other.json()['id']}", headers=intake)).status_code == 404
+
+    # Idempotency-Key records are the integration's too
+    keyed = body(email="keyed@engines.co.uk")
+    replayed_before = await client.post(INQUIRIES, json=keyed, headers={**intake, "Idempotency-Key": "K"})
+    assert replayed_before.status_code == 201
+    replay = await client.post(INQUIRIES, json=keyed, headers={**rotated, "Idempotency-Key": "K"})
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert replay.json() == replayed_before.json()
+    foreign = await client.post(
+        INQUIRIES, json=body(email="bob@other.example.org"), headers={**crm, "Idempotency-Key": "K"}
+    )
+    assert foreign.status_code == 201
+    assert "idempotent-replayed" not in foreign.headers
+    assert replayed_before.json()["id"] not in foreign.text
+    assert await count(db, "inquiries") == 4
+
+
+async def test_a_key_joins_an_integration_of_its_own_role_and_organisation(
+    client: httpx.AsyncClient, staff: dict[str, str], intake: dict[str, str]
+) -> None:
+    form = [
+        k for k in (await client.get("/v1/api-keys", headers=staff)).json()["items"] if k["role"] == "intake"
+    ]
+    integration = form[0]["integration_id"]
+    for wrong in (
+        {"role": "staff", "name": "x", "integration_id": integration},
+        {"role": "intake", "name": "x", "integration_id": "00000000-0000-4000-8000-000000000000"},
+    ):
+        response = await client.post("/v1/api-keys", json=wrong, headers=staff)
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["pointer"] == "/integration_id"
 
 
 async def test_idempotency_key_replays_the_first_response(

@@ -117,3 +117,72 @@ def test_redaction_masks_keys_secrets_and_bearer_values() -> None:
     assert "opaque" not in text
     assert text.startswith("Authorization: Bearer [redacted]")
     assert redact("key sk_0123abcd_SECRETPART") == "key sk_0123abcd_[redacted]"
+
+
+async def _everything_stored(db: asyncpg.Connection, redis_url: str) -> bytes:
+    """Every row of every table of the database as text (bytea as hex), and every value in Redis."""
+    from redis.asyncio import Redis
+
+    tables = [
+        r["tablename"] for r in await db.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+    ]
+    dump = [
+        (await db.fetchval(f"SELECT coalesce(string_agg(t::text, chr(10)), '') FROM \"{name}\" t"))
+        for name in tables
+    ]
+    redis = Redis.from_url(redis_url)
+    try:
+        async for key in redis.scan_iter():
+            kind = (await redis.type(key)).decode()
+            if kind == "string":
+                dump.append(repr(await redis.get(key)))
+            elif kind == "zset":
+                dump.append(repr(await redis.zrange(key, 0, -1)))
+            elif kind == "hash":
+                dump.append(repr(await redis.hgetall(key)))
+            elif kind == "list":
+                dump.append(repr(await redis.lrange(key, 0, -1)))
+    finally:
+        await redis.aclose()
+    return "\n".join(dump).encode()
+
+
+async def test_no_secret_is_stored_in_clear_by_an_idempotent_create(
+    client: httpx.AsyncClient,
+    staff: dict[str, str],
+    receiver: Receiver,
+    db: asyncpg.Connection,
+    redis_url: str,
+) -> None:
+    """The probe's finding: ``POST /v1/api-keys`` and ``POST /v1/webhook-endpoints`` with an
+    ``Idempotency-Key`` kept the whole response, the new key or the signing secret with it, in clear in
+    ``idempotency_records.body`` for 24 hours. The replay must still give back what the first call did."""
+    import base64
+
+    key_headers = {**staff, "Idempotency-Key": "new-key-1"}
+    key_body = {"role": "intake", "name": "website form"}
+    created = await client.post("/v1/api-keys", json=key_body, headers=key_headers)
+    assert created.status_code == 201, created.text
+    endpoint_headers = {**staff, "Idempotency-Key": "new-endpoint-1"}
+    endpoint_body = {"url": receiver.url, "event_types": ["*"]}
+    endpoint = await client.post("/v1/webhook-endpoints", json=endpoint_body, headers=endpoint_headers)
+    assert endpoint.status_code == 201, endpoint.text
+    key_secret, webhook_secret = created.json()["key"], endpoint.json()["secret"]
+
+    for path, body, headers, first in (
+        ("/v1/api-keys", key_body, key_headers, created),
+        ("/v1/webhook-endpoints", endpoint_body, endpoint_headers, endpoint),
+    ):
+        replay = await client.post(path, json=body, headers=headers)
+        assert replay.headers["idempotent-replayed"] == "true"
+        assert replay.status_code == 201
+        assert replay.content == first.content
+
+    stored = await _everything_stored(db, redis_url)
+    assert await db.fetchval("SELECT count(*) FROM idempotency_records WHERE status = 201") == 2
+    webhook_body = webhook_secret.removeprefix("whsec_")
+    for secret in (key_secret, webhook_secret, webhook_body):
+        for trace in (secret.encode(), secret.encode().hex().encode(), base64.b64encode(secret.encode())):
+            assert trace not in stored, f"{secret[:12]}... is stored in clear"
+    raw = base64.b64decode(webhook_body)
+    assert raw.hex().encode() not in stored

@@ -64,7 +64,7 @@ async def test_request_in_flight_is_409(
     client: httpx.AsyncClient, staff: dict[str, str], database_url: str, db: asyncpg.Connection
 ) -> None:
     token = staff["Authorization"].removeprefix("Bearer ")
-    key_id = await db.fetchval("SELECT id FROM api_keys WHERE prefix = $1", token.split("_")[1])
+    key_id = await db.fetchval("SELECT integration_id FROM api_keys WHERE prefix = $1", token.split("_")[1])
     holder = await asyncpg.connect(database_url)
     try:
         async with holder.transaction():
@@ -119,3 +119,34 @@ async def test_overlong_key_is_refused(client: httpx.AsyncClient, staff: dict[st
 def test_fingerprint_separates_parts() -> None:
     assert fingerprint("POST", "/a", b"bc") != fingerprint("POST", "/ab", b"c")
     assert fingerprint("POST", "/a", b"x") == fingerprint("POST", "/a", b"x")
+
+
+async def test_the_same_json_written_otherwise_is_the_same_request(
+    client: httpx.AsyncClient, staff: dict[str, str], db: asyncpg.Connection
+) -> None:
+    """The fingerprint compares the decoded body: a retry that serialises the same JSON with other
+    whitespace or key order is replayed, not refused as a reused key."""
+    headers = {**staff, "Idempotency-Key": "reordered", "Content-Type": "application/json"}
+    compact = b'{"name":"Acme","contacts":[{"name":"Ada","email":"ada@acme.com"}]}'
+    spaced = b'{ "contacts" : [ { "email": "ada@acme.com", "name": "Ada" } ],\n  "name": "Acme" }'
+    first = await client.post("/v1/clients", content=compact, headers=headers)
+    assert first.status_code == 201, first.text
+    again = await client.post("/v1/clients", content=spaced, headers=headers)
+    assert again.status_code == 201, again.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.content == first.content
+    changed = spaced.replace(b"Acme", b"Acne")
+    assert (await client.post("/v1/clients", content=changed, headers=headers)).status_code == 422
+    assert await count_clients(db) == 1
+
+
+def test_fingerprint_compares_meaning_not_bytes() -> None:
+    assert fingerprint("POST", "/a", b'{"a": 1, "b": [1, 2]}') == fingerprint(
+        "POST", "/a", b'{"b":[1,2],"a":1}'
+    )
+    assert fingerprint("POST", "/a", b'{"a": 1}') != fingerprint("POST", "/a", b'{"a": 2}')
+    assert fingerprint("POST", "/a", b'{"a": 1}') != fingerprint("POST", "/a", b'{"a": "1"}')
+    # not JSON: compared as bytes, and never equal to a JSON body
+    assert fingerprint("POST", "/a", b"not json") == fingerprint("POST", "/a", b"not json")
+    assert fingerprint("POST", "/a", b"not  json") != fingerprint("POST", "/a", b"not json")
+    assert fingerprint("POST", "/a", b'"x"\xff') != fingerprint("POST", "/a", b'"x"')

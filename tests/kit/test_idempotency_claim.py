@@ -46,13 +46,14 @@ async def test_a_placeholder_left_behind_counts_as_no_record(
     client: httpx.AsyncClient, staff: dict[str, str], db: asyncpg.Connection, clock: FrozenClock
 ) -> None:
     key_id = await key_id_of(db, staff)
+    integration_id = await db.fetchval("SELECT integration_id FROM api_keys WHERE id = $1", key_id)
     await db.execute(
         """
-        INSERT INTO idempotency_records (principal_id, key, fingerprint, status, body, headers, created_at,
-                                         expires_at)
-        VALUES ($1, 'left-behind', '\\x00', 0, '', '{}', $2, $2)
+        INSERT INTO idempotency_records (integration_id, key, fingerprint, status, body_sealed, headers,
+                                         created_at, expires_at)
+        VALUES ($1, 'left-behind', '\\x00', 0, NULL, '{}', $2, $2)
         """,
-        key_id,
+        integration_id,
         clock.now(),
     )
     headers = {**staff, "Idempotency-Key": "left-behind"}

@@ -144,3 +144,85 @@ def test_0010_seals_clear_secrets_and_its_downgrade_restores_them(
     [restored] = asyncio.run(_query(fresh_database, "SELECT * FROM webhook_endpoints"))
     assert restored["secret"] == secret
     assert "secret_sealed" not in restored
+
+
+def test_0011_gives_every_key_an_integration_and_seals_stored_responses(
+    fresh_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.kit import idempotency
+
+    keys_text = f"m1:{secretbox.encode_key(secretbox.generate_key())}"
+    keys = secretbox.parse(keys_text)
+    monkeypatch.setenv("WEBHOOK_SECRET_KEYS", keys_text)
+    cfg = config(fresh_database)
+    command.upgrade(cfg, "0010")
+    secret = "sk_0badc0de_" + base64.urlsafe_b64encode(os.urandom(32)).decode()
+    response = ('{"key": "' + secret + '"}').encode()
+    [key] = asyncio.run(
+        _query(
+            fresh_database,
+            """
+            INSERT INTO api_keys (name, role, prefix, secret_hash, created_at)
+            VALUES ('form', 'intake', '0badc0de', '\\x01', now()) RETURNING id
+            """,
+        )
+    )
+    key_id: uuid.UUID = key["id"]
+    asyncio.run(
+        _query(
+            fresh_database,
+            """
+            WITH r AS (
+                INSERT INTO idempotency_records (principal_id, key, fingerprint, status, body, headers,
+                                                 created_at, expires_at)
+                VALUES ($1, 'k1', '\\x02', 201, $2, '{}', now(), now() + interval '1 day')
+                RETURNING 1
+            )
+            INSERT INTO inquiries (status, name, email, message, source, external_id, consent, locale,
+                                   received_at, created_by_key_id, updated_at)
+            SELECT 'received', 'Ada', 'ada@example.com', 'hi', 'crm', 'X', true, 'en', now(), $1, now() FROM r
+            """,
+            key_id,
+            response,
+        )
+    )
+
+    command.upgrade(cfg, "0011")
+    [row] = asyncio.run(_query(fresh_database, "SELECT * FROM idempotency_records"))
+    assert "body" not in row
+    assert row["integration_id"] == key_id
+    sealed = bytes(row["body_sealed"])
+    assert secret.encode() not in sealed + repr(dict(row)).encode()
+    assert idempotency.open_body(keys, key_id, "k1", sealed) == response
+    [integrated] = asyncio.run(
+        _query(
+            fresh_database,
+            "SELECT k.integration_id, i.role FROM api_keys k JOIN integrations i ON i.id = k.integration_id",
+        )
+    )
+    assert (integrated["integration_id"], integrated["role"]) == (key_id, "intake")
+    [inquiry] = asyncio.run(_query(fresh_database, "SELECT integration_id FROM inquiries"))
+    assert inquiry["integration_id"] == key_id
+
+    # a second integration's inquiry with the same (source, external_id): the old rule cannot hold it
+    asyncio.run(
+        _query(
+            fresh_database,
+            """
+            WITH i AS (
+                INSERT INTO integrations (name, role, created_at) VALUES ('crm', 'intake', now()) RETURNING id
+            )
+            INSERT INTO inquiries (status, name, email, message, source, external_id, consent, locale,
+                                   received_at, integration_id, updated_at)
+            SELECT 'received', 'Bob', 'bob@example.com', 'hi', 'crm', 'X', true, 'en', now(), id, now() FROM i
+            """,
+        )
+    )
+    with pytest.raises(RuntimeError, match=r"\(crm, X\)"):
+        command.downgrade(cfg, "0010")
+    asyncio.run(_query(fresh_database, "DELETE FROM inquiries WHERE name = 'Bob'"))
+    command.downgrade(cfg, "0010")
+    [restored] = asyncio.run(_query(fresh_database, "SELECT * FROM idempotency_records"))
+    assert bytes(restored["body"]) == response
+    assert restored["principal_id"] == key_id
+    assert "integration_id" not in restored

@@ -8,7 +8,18 @@ import msgspec
 from api.db import Conn
 from api.domain.api_keys.schemas import ApiKey
 
-_COLUMNS = "id, role, name, client_id, prefix, created_at, revoked_at"
+_COLUMNS = "id, role, name, client_id, integration_id, prefix, created_at, revoked_at"
+
+
+class Integration(msgspec.Struct):
+    id: UUID
+    role: str
+    client_id: UUID | None
+
+
+async def integration(conn: Conn, integration_id: UUID) -> Integration | None:
+    row = await conn.fetchrow("SELECT id, role, client_id FROM integrations WHERE id = $1", integration_id)
+    return None if row is None else msgspec.convert(dict(row), Integration)
 
 
 async def insert(
@@ -20,12 +31,20 @@ async def insert(
     prefix: str,
     secret_hash: bytes,
     created_by: UUID | None,
+    integration_id: UUID | None,
     now: datetime,
 ) -> ApiKey:
+    """Insert the key into ``integration_id``, or into a new integration named after it when None."""
     row = await conn.fetchrow(
         f"""
-        INSERT INTO api_keys (role, name, client_id, prefix, secret_hash, created_by, created_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        WITH started AS (
+            INSERT INTO integrations (name, role, client_id, created_at)
+            SELECT $2, $1, $3, $7 WHERE $8::uuid IS NULL
+            RETURNING id
+        )
+        INSERT INTO api_keys (role, name, client_id, prefix, secret_hash, created_by, created_at,
+                              integration_id)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8::uuid, (SELECT id FROM started)))
         RETURNING {_COLUMNS}
         """,
         role,
@@ -35,6 +54,7 @@ async def insert(
         secret_hash,
         created_by,
         now,
+        integration_id,
     )
     assert row is not None
     return msgspec.convert(dict(row), ApiKey)
@@ -59,23 +79,31 @@ async def page(
     return [msgspec.convert(dict(r), ApiKey) for r in rows]
 
 
-async def revoke(conn: Conn, key_id: UUID, now: datetime) -> ApiKey | None:
-    row = await conn.fetchrow(
+async def lock_for_revocation(conn: Conn, key_id: UUID) -> list[ApiKey]:
+    """Lock, in id order, the key and every active staff key; return those still matching.
+
+    Two revocations that both touch staff keys lock the same rows in the same order: the second waits
+    for the first to commit and then no longer sees the key the first revoked (the condition is checked
+    again on the locked row), so it cannot count it as the staff key that remains.
+    """
+    rows = await conn.fetch(
         f"""
-        UPDATE api_keys SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1
-        RETURNING {_COLUMNS}
+        SELECT {_COLUMNS} FROM api_keys
+        WHERE id = $1 OR (role = 'staff' AND revoked_at IS NULL)
+        ORDER BY id
+        FOR UPDATE
         """,
         key_id,
-        now,
     )
-    return None if row is None else msgspec.convert(dict(row), ApiKey)
+    return [msgspec.convert(dict(r), ApiKey) for r in rows]
 
 
-async def count_active_staff(conn: Conn) -> int:
-    value: int = await conn.fetchval(
-        "SELECT count(*) FROM api_keys WHERE role = 'staff' AND revoked_at IS NULL"
+async def revoke(conn: Conn, key_id: UUID, now: datetime) -> ApiKey:
+    row = await conn.fetchrow(
+        f"UPDATE api_keys SET revoked_at = $2 WHERE id = $1 RETURNING {_COLUMNS}", key_id, now
     )
-    return value
+    assert row is not None
+    return msgspec.convert(dict(row), ApiKey)
 
 
 async def any_keys(conn: Conn) -> bool:

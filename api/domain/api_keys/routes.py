@@ -19,7 +19,13 @@ TAGS = ["API keys"]
 
 @post("/v1/api-keys", opt=roles("staff"), tags=TAGS, status_code=201, summary="Create an API key")
 async def create_key(data: JSONBody[ApiKeyCreate], uow: Uow, principal: Caller, now: Now) -> ApiKeyCreated:
-    """Create a key. The secret (``key``) is in this response only; the service keeps its hash."""
+    """Create a key. The secret (``key``) is in this response only; the service keeps its hash.
+
+    Every key belongs to an integration (one CRM, website form or dashboard): without
+    ``integration_id`` the key starts a new one; with it the key joins that integration, whose role and
+    organisation it must have (422 at ``/integration_id`` otherwise). The keys of an integration share
+    its duplicates (Idempotency-Key records, inquiries by ``source`` and ``external_id``): to rotate a
+    key, create its successor with the old key's ``integration_id``, then revoke the old one."""
     return await service.create(uow, principal, data, now)
 
 
@@ -51,6 +57,7 @@ async def revoke_key(
     now: Now,
     state: State,
 ) -> None:
-    """Revoke at once (idempotent). The last active staff key cannot be revoked (409)."""
+    """Revoke at once (idempotent). The last active staff key cannot be revoked (409), also when two
+    staff keys revoke each other at the same moment: one of the two is refused."""
     await service.revoke(uow, principal, key_id, now)
     state.key_cache.forget(key_id)

@@ -42,6 +42,7 @@ _INQUIRY_COLUMNS = (
     "client_id",
     "project_id",
     "created_by_key_id",
+    "integration_id",
     "updated_at",
     "version",
 )
@@ -98,9 +99,16 @@ async def get(conn: Conn, inquiry_id: UUID, *, now: datetime) -> Inquiry | None:
     return None if row is None else _inquiry(row)
 
 
-async def by_external_id(conn: Conn, source: Source, external_id: str, *, now: datetime) -> Inquiry | None:
+async def by_external_id(
+    conn: Conn, integration_id: UUID, source: Source, external_id: str, *, now: datetime
+) -> Inquiry | None:
+    """The integration's inquiry with this (source, external_id)."""
     row = await conn.fetchrow(
-        _SELECT + " WHERE i.source = $2 AND i.external_id = $3", now, source, external_id
+        _SELECT + " WHERE i.integration_id = $2 AND i.source = $3 AND i.external_id = $4",
+        now,
+        integration_id,
+        source,
+        external_id,
     )
     return None if row is None else _inquiry(row)
 
@@ -119,6 +127,7 @@ class Ref(msgspec.Struct):
     quarantine_reason: QuarantineReason | None
     received_at: datetime
     created_by_key_id: UUID | None
+    integration_id: UUID | None
     version: int
 
 
@@ -126,7 +135,7 @@ async def lock(conn: Conn, inquiry_id: UUID) -> Ref | None:
     row = await conn.fetchrow(
         """
         SELECT id, status, name, email, company, locale, source, message, quarantine_reason, received_at,
-               created_by_key_id, version
+               created_by_key_id, integration_id, version
         FROM inquiries WHERE id = $1 FOR UPDATE
         """,
         inquiry_id,
@@ -198,11 +207,12 @@ async def insert(
     locale: str,
     quarantine_reason: QuarantineReason | None,
     created_by_key_id: UUID,
+    integration_id: UUID,
     submission: NewSubmission,
     now: datetime,
 ) -> UUID | None:
-    """Insert the inquiry and its raw submission in one statement; None when an inquiry with the same
-    (source, external_id) exists (then neither is written).
+    """Insert the inquiry and its raw submission in one statement; None when an inquiry of the same
+    integration with the same (source, external_id) exists (then neither is written).
 
     A concurrent insert of the same pair waits for the first to commit and then writes nothing.
     """
@@ -211,9 +221,9 @@ async def insert(
         WITH inquiry AS (
             INSERT INTO inquiries (status, name, email, company, phone, message, source, external_id, budget,
                                    timeline, consent, locale, quarantine_reason, received_at,
-                                   created_by_key_id, updated_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $14)
-            ON CONFLICT (source, external_id) DO NOTHING
+                                   created_by_key_id, integration_id, updated_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $22, $14)
+            ON CONFLICT (integration_id, source, external_id) DO NOTHING
             RETURNING id
         ), submission AS (
             INSERT INTO inquiry_submissions (inquiry_id, body, content_type, ip, forwarded_for, user_agent,
@@ -243,6 +253,7 @@ async def insert(
         submission.forwarded_for,
         submission.user_agent,
         submission.origin,
+        integration_id,
     )
     return inquiry_id
 

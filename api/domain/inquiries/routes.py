@@ -49,7 +49,8 @@ def _detail(inquiry: InquiryDetail) -> Response[InquiryDetail]:
     responses={
         200: ResponseSpec(
             InquiryReceipt,
-            description="A duplicate: an inquiry with this (source, external_id) exists; nothing was created",
+            description="A duplicate: this integration already sent an inquiry with this (source, external_id); "
+            "nothing was created",
             generate_examples=False,
         )
     },
@@ -67,8 +68,10 @@ async def create_inquiry(
 
     - `consent` must be `true` (422, rule `consent-required`): the shop replies by email and may not
       contact anyone without it. `locale` defaults to `en`. The email's syntax is checked (422).
-    - Duplicates: the same (`source`, `external_id`) answers 200 with the first inquiry and creates
-      nothing; the same `Idempotency-Key` replays the first response.
+    - Duplicates are those of the sending integration (the keys of one CRM or form, see
+      `POST /v1/api-keys`): the same (`source`, `external_id`) answers 200 with the integration's first
+      inquiry and creates nothing; the same `Idempotency-Key` replays the first response. Another
+      integration posting the same pair creates its own inquiry.
     - Spam is stored but quarantined (`status: quarantined`, `reply_due_at` null): a filled `website`
       honeypot, an address that cannot receive mail (dotless, reserved or documentation domain), or more
       than `INQUIRY_FLOOD_PER_HOUR` new inquiries from one address in an hour. Nobody is mailed and no
@@ -137,7 +140,7 @@ async def get_inquiry(
 ) -> Response[InquiryDetail]:
     """One inquiry with its reply timer (state, due_at, warn_at, warned_at, breached_at, met_at), its
     replies and its raw submission; `ETag` carries its version. An intake key reads only the inquiries
-    it created (404 for any other)."""
+    of its integration (404 for any other)."""
     return _detail(await service.get_visible(uow.conn, principal, inquiry_id, now=now))
 
 

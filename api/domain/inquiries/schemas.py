@@ -101,7 +101,8 @@ class Inquiry(msgspec.Struct, kw_only=True):
     ``reply_due_at`` is the timer's current due time (it moves when the business calendar changes);
     ``overdue`` is true while the promised reply is late and still not sent (the timer is past due
     and has been neither met nor cancelled). ``quarantine_reason`` stays set after a release, as a
-    record of why the inquiry was held.
+    record of why the inquiry was held. ``integration_id`` is the integration of the key that sent it
+    (duplicates by ``source`` and ``external_id`` are looked up within it).
     """
 
     id: UUID
@@ -129,6 +130,7 @@ class Inquiry(msgspec.Struct, kw_only=True):
     client_id: UUID | None
     project_id: UUID | None
     created_by_key_id: UUID | None
+    integration_id: UUID | None
     timer: InquiryTimer | None
     updated_at: datetime
     version: int

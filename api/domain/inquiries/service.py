@@ -12,10 +12,12 @@ Rules:
   the email's syntax, a known locale (default ``en``), non-blank name and message, and ``consent``,
   which must be ``true`` for every source (rule ``consent-required``): the shop answers by email and
   may not contact anyone who has not agreed to it. A refused body stores nothing.
-- Duplicates: the same ``Idempotency-Key`` replays the first response (the kit does this before the
-  handler runs); the same (``source``, ``external_id``) answers 200 with the first inquiry and writes
-  nothing: not the raw submission, not a flood count. The insert is ``ON CONFLICT DO NOTHING``, so
-  concurrent posts of one pair create one inquiry.
+- Duplicates are the sending integration's (the keys of one CRM or form; see ``api.domain.api_keys``):
+  the same ``Idempotency-Key`` replays the first response (the kit does this before the handler runs);
+  the same (``source``, ``external_id``) from the same integration answers 200 with the first inquiry
+  and writes nothing: not the raw submission, not a flood count. The insert is ``ON CONFLICT DO
+  NOTHING``, so concurrent posts of one pair create one inquiry. Another integration posting the same
+  pair creates its own inquiry and never learns the first one's id.
 - Spam puts a new inquiry in ``quarantined`` with a ``quarantine_reason``, checked in this order:
   ``honeypot`` (the ``website`` field holds anything but blanks), ``undeliverable_email`` (a dotless,
   reserved or documentation domain, see ``screening``), ``flood`` (more than ``INQUIRY_FLOOD_PER_HOUR``
@@ -51,7 +53,8 @@ Rules:
   is emitted.
 - Every action locks the inquiry row, honours ``If-Match`` (412 when stale) and bumps ``version``;
   a refused transition is 409 with rule ``status-transition``.
-- Reading: staff read every inquiry; an intake key reads only the inquiries it created (404 otherwise).
+- Reading: staff read every inquiry; an intake key reads only the inquiries of its integration (404
+  otherwise).
 """
 
 from __future__ import annotations
@@ -216,6 +219,7 @@ async def receive(
         locale=locale,
         quarantine_reason=reason,
         created_by_key_id=actor.key_id,
+        integration_id=actor.integration_id,
         submission=NewSubmission(
             body=raw.body,
             content_type=_header(raw.content_type),
@@ -228,7 +232,9 @@ async def receive(
     )
     if inquiry_id is None:
         assert external_id is not None, "only (source, external_id) can conflict"
-        first = await queries.by_external_id(uow.conn, data.source, external_id, now=now)
+        first = await queries.by_external_id(
+            uow.conn, actor.integration_id, data.source, external_id, now=now
+        )
         assert first is not None, "the conflicting inquiry is committed and visible"
         return Received(receipt_of(first), created=False)
     allowed, _ = await limiter.hit(
@@ -351,11 +357,12 @@ async def _start_flow(
 
 
 async def get_visible(conn: Conn, principal: Principal, inquiry_id: UUID, *, now: datetime) -> InquiryDetail:
-    """The inquiry with its replies and raw submission; an intake key sees only its own (404 otherwise)."""
+    """The inquiry with its replies and raw submission; an intake key sees only those of its integration
+    (404 otherwise), so a rotated key still reads what its predecessor sent."""
     inquiry = await queries.get(conn, inquiry_id, now=now)
     if inquiry is None:
         raise _not_found()
-    if not principal.is_staff and inquiry.created_by_key_id != principal.key_id:
+    if not principal.is_staff and inquiry.integration_id != principal.integration_id:
         raise _not_found()
     replies = await queries.replies(conn, inquiry_id)
     submission = await queries.submission(conn, inquiry_id)
