@@ -12,6 +12,7 @@ about the variable name the key id or the item's position, never key material.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from datetime import time
@@ -70,6 +71,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # limits
     rate_limit_per_minute: int = 600
     inquiry_flood_per_hour: int = 5
+    # new inquiries an intake key may post per hour, and per client address (all intake keys together)
+    intake_per_key_per_hour: int = 600
+    intake_per_address_per_hour: int = 30
+    # proxies (addresses or networks) whose X-Forwarded-For names the client; none: the socket's peer is
+    trusted_proxies: tuple[str, ...] = ()
     max_body_bytes: int = 1024 * 1024
     auth_cache_seconds: float = 5.0
     # webhooks
@@ -226,6 +232,16 @@ def _origins(raw: str) -> tuple[str, ...]:
     return items
 
 
+def _networks(raw: str) -> tuple[str, ...]:
+    items = _list(raw)
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address or network such as 10.0.0.0/8") from None
+    return items
+
+
 def _host(raw: str) -> str:
     if not raw or any(ch.isspace() for ch in raw) or "/" in raw:
         raise ValueError(f"expected a host name or address, got {raw!r}")
@@ -255,6 +271,9 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "calendar_close": ("CALENDAR_CLOSE", _time),
     "rate_limit_per_minute": ("RATE_LIMIT_PER_MINUTE", _int(1, 10_000_000)),
     "inquiry_flood_per_hour": ("INQUIRY_FLOOD_PER_HOUR", _int(1, 1_000_000)),
+    "intake_per_key_per_hour": ("INTAKE_PER_KEY_PER_HOUR", _int(1, 10_000_000)),
+    "intake_per_address_per_hour": ("INTAKE_PER_ADDRESS_PER_HOUR", _int(1, 10_000_000)),
+    "trusted_proxies": ("TRUSTED_PROXIES", _networks),
     "max_body_bytes": ("MAX_BODY_BYTES", _int(1024, 100 * 1024 * 1024)),
     "auth_cache_seconds": ("AUTH_CACHE_SECONDS", _float),
     "webhooks_allow_http": ("WEBHOOKS_ALLOW_HTTP", _bool),

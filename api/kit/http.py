@@ -8,6 +8,8 @@ buffered during the request are sent to arq after the commit.
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 from collections.abc import AsyncGenerator
 from contextvars import ContextVar
 from datetime import datetime
@@ -116,6 +118,48 @@ async def capture_response(response: Response[Any]) -> Response[Any]:
     slot.response = idempotency.StoredResponse(status=status, body=body, headers=headers)
     response.content = body
     return response
+
+
+@functools.cache
+def _trusted(proxies: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(item, strict=False) for item in proxies)
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An address from text (an IPv4-mapped IPv6 address as its IPv4 address); None if it is not one."""
+    try:
+        address = ipaddress.ip_address(text.strip().split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def client_address(request: Request[Any, Any, Any], trusted_proxies: tuple[str, ...]) -> str | None:
+    """The address of the client that sent the request.
+
+    The socket's peer, unless the peer is one of ``trusted_proxies`` (the ``TRUSTED_PROXIES``
+    setting): then ``X-Forwarded-For`` is read from the right, past every trusted proxy, and the first
+    other address is the client (an address the client wrote further left is never believed). A
+    header that names no valid address leaves the last trusted hop as the client.
+    """
+    peer = request.client.host if request.client else None
+    trusted = _trusted(trusted_proxies)
+    if peer is None or not trusted:
+        return peer
+    hop = _address(peer)
+    if hop is None or not any(hop in net for net in trusted):
+        return peer
+    chain = [part for part in request.headers.get("x-forwarded-for", "").split(",") if part.strip()]
+    for text in reversed(chain):
+        named = _address(text)
+        if named is None:
+            break
+        hop = named
+        if not any(hop in net for net in trusted):
+            return str(hop)
+    return str(hop)
 
 
 def provide_principal(request: Request[Any, Any, State]) -> Principal:

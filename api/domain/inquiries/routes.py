@@ -24,7 +24,7 @@ from api.domain.inquiries.schemas import (
 )
 from api.kit.auth import roles
 from api.kit.etag import version_etag
-from api.kit.http import Caller, IfMatch, Now, Uow
+from api.kit.http import Caller, IfMatch, Now, Uow, client_address
 from api.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, decode_cursor, page_of
 
 TAGS = ["Inquiries"]
@@ -79,8 +79,23 @@ async def create_inquiry(
     - Otherwise the reply timer starts at once; the sender gets an acknowledgement naming the promised
       time (their locale, the shop's zone) and staff a notification.
     - The raw request (body as posted, peer address, `X-Forwarded-For`, user agent, origin) is kept.
+    - Limits (429 with `Retry-After`): an intake key posts at most `INTAKE_PER_KEY_PER_HOUR` inquiries an
+      hour, and one client address at most `INTAKE_PER_ADDRESS_PER_HOUR` through all intake keys (the
+      socket's peer, or the client named by `X-Forwarded-For` when the peer is one of
+      `TRUSTED_PROXIES`).
+    - Mail to the sender carries none of the sender's text but an inert name (letters only, at most
+      five words): anyone can name any address here, and the acknowledgement must not be theirs to
+      write.
     """
     state = request.app.state
+    settings = state.settings
+    await service.limit_intake(
+        state.limiter,
+        principal,
+        client_address(request, settings.trusted_proxies),
+        per_key=settings.intake_per_key_per_hour,
+        per_address=settings.intake_per_address_per_hour,
+    )
     raw = service.RawSubmission(
         body=await request.body(),
         content_type=request.headers.get("content-type"),

@@ -59,6 +59,7 @@ Rules:
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -91,7 +92,7 @@ from api.errors import Conflict, FieldError, Invalid, NotFound, invalid
 from api.kit import validate
 from api.kit.auth import Principal
 from api.kit.etag import check_if_match
-from api.kit.ratelimit import RateLimiter
+from api.kit.ratelimit import RateLimiter, enforce
 
 KIND: TimerKind = "inquiry_reply"
 SUBJECT_TYPE = "inquiry"
@@ -164,6 +165,36 @@ def receipt_of(inquiry: Inquiry) -> InquiryReceipt:
 
 
 # --- intake --------------------------------------------------------------------------------------
+
+
+def _address_bucket(address: str | None) -> str:
+    """The bucket of a client address: an IPv4 address, or the /64 network of an IPv6 address (one
+    host usually holds a whole /64); ``unknown`` when there is none."""
+    if not address:
+        return "unknown"
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if isinstance(parsed, ipaddress.IPv6Address):
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
+
+
+async def limit_intake(
+    limiter: RateLimiter, actor: Principal, client_address: str | None, *, per_key: int, per_address: int
+) -> None:
+    """Refuse (429 with ``Retry-After``) an intake key's post over ``INTAKE_PER_KEY_PER_HOUR`` for the
+    key or ``INTAKE_PER_ADDRESS_PER_HOUR`` for the client address (counted over every intake key: a
+    form's key is public). Staff posts are not limited here. The counters live in Redis; with Redis
+    down nothing is refused (see ``api.kit.ratelimit``). Per sender address, the flood rule
+    quarantines (see the module's rules)."""
+    if actor.role != "intake":
+        return
+    await enforce(limiter, f"intake-key:{actor.key_id}", per_key, FLOOD_WINDOW_SECONDS)
+    await enforce(
+        limiter, f"intake-address:{_address_bucket(client_address)}", per_address, FLOOD_WINDOW_SECONDS
+    )
 
 
 async def receive(

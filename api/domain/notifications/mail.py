@@ -4,7 +4,9 @@
 - ``Message-ID`` is derived from the delivery id, which is unique per (event, address): a message sent
   twice (the at-least-once window) carries the same id, so mail systems can drop the duplicate.
 - ``Auto-Submitted: auto-generated`` keeps auto-responders from answering.
-- Subjects and names come from event data: line breaks are collapsed, so no header can be injected.
+- Subjects and names come from event data: line breaks are collapsed, so no header can be injected;
+  the display name is shown only when it is inert (``inert.name``), and subject, names and body lose
+  bidirectional control characters (``inert.plain``).
 - ``SMTP_TLS``: ``none`` (plain, no STARTTLS even if offered), ``starttls`` (required) or ``tls``
   (implicit TLS). Credentials are used when ``SMTP_USERNAME`` is set.
 - A 5xx answer of the server is permanent (the delivery fails at once); anything else is retried.
@@ -21,6 +23,7 @@ from uuid import UUID
 
 import aiosmtplib
 
+from api.domain.notifications import inert
 from api.domain.notifications.templates import Message, Recipient
 from api.settings import Settings
 
@@ -55,14 +58,15 @@ def compose(
     sender_domain = parseaddr(mail_from)[1].rpartition("@")[2] or "scopekeeper.local"
     mail = EmailMessage()
     mail["From"] = mail_from
-    mail["To"] = formataddr((_one_line(recipient.name or "", 200), recipient.email))
-    mail["Subject"] = _one_line(message.subject, 250)
+    mail["To"] = formataddr((inert.name(recipient.name) or "", recipient.email))
+    mail["Subject"] = _one_line(inert.plain(message.subject), 250)
     mail["Date"] = format_datetime(at)
     mail["Message-ID"] = f"<{delivery_id}@{sender_domain}>"
     mail["Auto-Submitted"] = "auto-generated"
     mail["Content-Language"] = language
-    mail.set_content(message.text)
-    mail.add_alternative(to_html(message.text), subtype="html")
+    text = inert.plain(message.text)
+    mail.set_content(text)
+    mail.add_alternative(to_html(text), subtype="html")
     return mail
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from api.db import Conn
-from api.domain.notifications import queries
+from api.domain.notifications import inert, queries
 from api.domain.notifications.queries import PlannedEmail
 from api.domain.notifications.rules import Audience, rules_for
 from api.domain.notifications.templates import Event, Recipient
@@ -29,17 +29,18 @@ def _address(value: object) -> str | None:
 
 
 def inquirer(event: Event) -> list[Recipient]:
-    """The inquirer named in ``data`` (``email``, ``name``, ``locale``, ``time_zone``), when the address is sane."""
+    """The inquirer named in ``data`` (``email``, ``name``, ``locale``, ``time_zone``), when the address is
+    sane. Anyone can post an inquiry naming any address, so the name is kept only when it is inert
+    (``inert.name``): it is the only text of the sender such a mail carries."""
     address = _address(event.data.get("email"))
     if address is None:
         return []
-    name = event.data.get("name")
     locale = event.data.get("locale")
     zone = event.data.get("time_zone")
     return [
         Recipient(
             email=address,
-            name=name if isinstance(name, str) and name.strip() else None,
+            name=inert.name(event.data.get("name")),
             locale=locale if isinstance(locale, str) and locale else "en",
             time_zone=zone if isinstance(zone, str) and zone else None,
         )

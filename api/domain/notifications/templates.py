@@ -43,7 +43,7 @@ from uuid import UUID
 import msgspec
 from babel import Locale
 
-from api.domain.notifications import formatting
+from api.domain.notifications import formatting, inert
 
 SHOP = "Scopekeeper"
 
@@ -123,7 +123,8 @@ class Context:
         return formatting.instant(self.event.occurred_at, self.locale, self.tz) or ""
 
     def greeting(self) -> str:
-        name = self.recipient.name or self.text("name")
+        """ "Hello <name>," with the recipient's name only when it is inert (``inert.name``)."""
+        name = inert.name(self.recipient.name)
         if name:
             return self.t(f"Hello {name},", f"Dzień dobry, {name},")
         return self.t("Hello,", "Dzień dobry,")

@@ -13,7 +13,7 @@ from api.domain.quotes import service
 from api.domain.quotes.schemas import AcceptIn, DeclineIn, Quote, QuoteIn, QuotePatch, QuoteStatus, Revision
 from api.kit.auth import roles
 from api.kit.etag import version_etag
-from api.kit.http import Caller, IfMatch, Now, Uow
+from api.kit.http import Caller, IfMatch, Now, Uow, client_address
 from api.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, decode_cursor, page_of
 from api.settings import Settings
 
@@ -175,7 +175,8 @@ async def accept_quote(
     a project has one accepted quote; concurrent accepts yield one acceptance and 409s. Superseded: 409
     ``quote-superseded``; past ``valid_until`` (end of that day in the shop's zone): 409
     ``quote-expired``; already accepted or declined: 409 ``quote-not-open``. Keeps the evidence (name as
-    signed, time, the caller's address as the server sees it, user agent, SHA-256 of the canonical
+    signed, time, the caller's address (the socket's peer, or the client a proxy of
+    ``TRUSTED_PROXIES`` names in ``X-Forwarded-For``), user agent, SHA-256 of the canonical
     document), sets the contract baseline (price = total, delivery date = ``delivery_date``) and starts
     discovery, in one transaction."""
     revision = await service.accept(
@@ -183,7 +184,7 @@ async def accept_quote(
         principal,
         quote_id,
         data,
-        ip=request.client.host if request.client else None,
+        ip=client_address(request, state.settings.trusted_proxies),
         user_agent=request.headers.get("user-agent"),
         if_match=if_match,
         now=now,
