@@ -55,7 +55,9 @@ async def project(client: httpx.AsyncClient, staff: dict[str, str], org: dict[st
 @pytest.fixture
 def approver(org: dict[str, Any]) -> Principal:
     """The client who approves a change request."""
-    return Principal(key_id=uuid4(), role="client", client_id=UUID(org["id"]), name="Ada Client")
+    return Principal(
+        key_id=uuid4(), role="client", client_id=UUID(org["id"]), name="Ada Client", integration_id=uuid4()
+    )
 
 
 def change(
