@@ -2,7 +2,9 @@
 
 Each job takes a delivery id, re-reads the row and acts only when the delivery is due (see
 ``api.domain.notifications.service``): a duplicated or retried job never sends what was delivered.
-No database connection is held while a message is on the wire. After a failure the next attempt is
+No database connection is held while a message is on the wire. Whatever an attempt raises while it
+sends (a URL stored before a rule existed, a library error) is a failed attempt: recorded, counted
+against the endpoint and retried, never a delivery left ``sending``. After a failure the next attempt is
 stored in PostgreSQL (``next_attempt_at``) and a job deferred to that time is enqueued; the sweep,
 every 30 seconds, enqueues every delivery whose time has come or whose lease ran out, under the same
 deterministic job id, so a job Redis lost is found again and a queued one is not doubled.
@@ -105,7 +107,12 @@ async def deliver_webhook(ctx: dict[str, Any], delivery_id: str) -> str:
             log.error("webhook delivery %s to endpoint %s: %s", held.delivery.id, endpoint_id, reason)
             outcome = Outcome(ok=False, status_code=None, latency_ms=0, response_body=None, error=reason)
         else:
-            outcome = await _post(endpoint.url, secret, event, settings)
+            try:
+                outcome = await _post(endpoint.url, secret, event, settings)
+            except Exception as exc:  # whatever the send raised, it is a failed attempt, never a stuck one
+                log.exception("webhook delivery %s to endpoint %s raised", held.delivery.id, endpoint_id)
+                error = f"{type(exc).__name__}: {exc}"[:500]
+                outcome = Outcome(ok=False, status_code=None, latency_ms=0, response_body=None, error=error)
     now = clock.now()
     jobs: list[Job] = []
     async with pool.acquire() as conn, conn.transaction():
