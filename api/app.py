@@ -35,7 +35,7 @@ from api.errors import exception_handlers
 from api.kit import idempotency
 from api.kit.auth import ApiKeyAuthentication, KeyCache, role_guard
 from api.kit.clock import Clock, SystemClock
-from api.kit.http import DEPENDENCIES, capture_response, request_context
+from api.kit.http import DEPENDENCIES, ApiRequest, capture_response, request_context
 from api.kit.jobs import JobSender, close_redis, create_redis
 from api.kit.observability import AccessLog, Metrics, observe
 from api.kit.ratelimit import RateLimiter
@@ -228,6 +228,7 @@ def create_app(
         exception_handlers=handlers,
         after_request=capture_response,
         request_max_body_size=settings.max_body_bytes,
+        request_class=ApiRequest,
         openapi_config=openapi,
         cors_config=cors,
         debug=False,

@@ -19,6 +19,7 @@ from litestar import Request, Response
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.enums import ScopeType
+from litestar.exceptions import SerializationException
 from litestar.params import HeaderParameter
 from litestar.types import ASGIApp, Receive, Scope, Send
 
@@ -160,6 +161,20 @@ def client_address(request: Request[Any, Any, Any], trusted_proxies: tuple[str, 
         if not any(hop in net for net in trusted):
             return str(hop)
     return str(hop)
+
+
+class ApiRequest(Request[Any, Any, State]):
+    """The app's request: a JSON body that cannot be read is a 400 ``malformed-request`` problem, like
+    any other malformed JSON, also when the decoder fails otherwise than with a syntax error: invalid
+    UTF-8 inside a string, or nesting deeper than the decoder goes (a few thousand levels)."""
+
+    async def json(self) -> Any:
+        try:
+            return await super().json()
+        except UnicodeDecodeError:
+            raise SerializationException("the JSON body is not valid UTF-8") from None
+        except RecursionError:
+            raise SerializationException("the JSON body is nested too deeply") from None
 
 
 def provide_principal(request: Request[Any, Any, State]) -> Principal:

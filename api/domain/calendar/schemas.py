@@ -74,7 +74,10 @@ class CalendarIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         | None
     ) = None
     closed_dates: Annotated[
-        list[date], msgspec.Meta(max_length=2000, description="Extra local dates the shop is closed")
+        list[date],
+        msgspec.Meta(
+            max_length=2000, description="Extra local dates the shop is closed (2000-01-01 to 2100-12-31)"
+        ),
     ] = []
 
 

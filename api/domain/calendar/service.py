@@ -33,6 +33,7 @@ from api.domain.calendar.schemas import Calendar, CalendarIn, WorkingWindow
 from api.domain.events import outbox
 from api.domain.timers.recompute import recompute as recompute_timers
 from api.errors import invalid
+from api.kit import validate
 from api.kit.auth import Principal
 from api.kit.calendar import BusinessCalendar, CalendarError, CalendarSpec, Window
 from api.kit.etag import check_if_match
@@ -145,6 +146,8 @@ def build_spec(data: CalendarIn) -> CalendarSpec:
             CalendarSpec(**fields)  # type: ignore[arg-type]
         except CalendarError as exc:
             raise invalid(pointer, str(exc)) from None
+    for i, closed in enumerate(data.closed_dates):
+        validate.day(closed, f"/closed_dates/{i}")
     return CalendarSpec(
         time_zone=data.time_zone,
         weekly=windows,

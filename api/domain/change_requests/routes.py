@@ -23,7 +23,7 @@ from api.domain.change_requests.schemas import (
 from api.kit.auth import roles
 from api.kit.etag import version_etag
 from api.kit.http import Caller, IfMatch, Now, Uow
-from api.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, decode_cursor, page_of
+from api.kit.pagination import DEFAULT_LIMIT, Cursor, Int32, Limit, Page, decode_cursor, page_of
 
 TAGS = ["Change requests"]
 
@@ -76,7 +76,7 @@ async def list_change_requests(
     """By number, oldest first, without their revisions and transitions; each shows its current
     revision's ``price_impact``, ``timeline_impact_days``, ``risk`` and ``decision_due_at``. A client
     key sees its own organisation's projects only (404 otherwise)."""
-    after = decode_cursor(cursor, (int,))
+    after = decode_cursor(cursor, (Int32,))
     rows = await service.page(
         uow.conn, principal, project_id, after=after[0] if after else None, limit=limit + 1, status=status
     )

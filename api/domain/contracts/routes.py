@@ -9,7 +9,7 @@ from litestar.params import PathParameter, QueryParameter
 
 from api.domain.contracts import service
 from api.domain.contracts.schemas import Contract
-from api.errors import invalid
+from api.kit import validate
 from api.kit.auth import roles
 from api.kit.etag import version_etag
 from api.kit.http import Caller, Now, Uow
@@ -42,8 +42,8 @@ async def get_contract(
     was accepted by then, plus the amendments approved by then. Before a quote is accepted (by
     ``as_of``) every figure is null and ``amendments`` is empty. ``ETag`` carries the contract's version
     once it exists."""
-    if as_of is not None and as_of.utcoffset() is None:
-        raise invalid("query:as_of", "the instant needs an offset, e.g. 2027-01-15T12:00:00Z")
+    if as_of is not None:
+        validate.instant(as_of, "query:as_of")
     contract = await service.get(uow.conn, principal, project_id, as_of=as_of, now=now)
     headers = {"ETag": version_etag(contract.version)} if contract.version is not None else {}
     return Response(contract, headers=headers)

@@ -21,7 +21,7 @@ from api.domain.criteria.schemas import (
 from api.kit.auth import roles
 from api.kit.etag import version_etag
 from api.kit.http import Caller, IfMatch, Now, Uow
-from api.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, decode_cursor, page_of
+from api.kit.pagination import DEFAULT_LIMIT, Cursor, Int32, Int64, Limit, Page, decode_cursor, page_of
 
 TAGS = ["Acceptance criteria"]
 
@@ -77,7 +77,7 @@ async def list_criteria(
 ) -> Page[Criterion]:
     """In the order they were added. Removed criteria are left out unless ``state=removed`` asks for them. A client key
     reads its own organisation's projects only (404 otherwise)."""
-    after = decode_cursor(cursor, (int,))
+    after = decode_cursor(cursor, (Int64,))
     rows = await service.list_for_project(
         uow.conn,
         principal,
@@ -154,7 +154,7 @@ async def criterion_versions(
 ) -> Page[CriterionVersion]:
     """Every revision of the criterion, oldest first: the whole criterion as it became, who changed it,
     when, why, and the change request it came through."""
-    after = decode_cursor(cursor, (int,))
+    after = decode_cursor(cursor, (Int32,))
     rows = await service.history(
         uow.conn, principal, criterion_id, after=after[0] if after else None, limit=limit + 1
     )
@@ -199,7 +199,7 @@ async def list_verifications(
     cursor: Cursor = None,
 ) -> Page[Verification]:
     """Oldest first, each with the verdict and the sentence of the criterion as it was judged."""
-    after = decode_cursor(cursor, (int,))
+    after = decode_cursor(cursor, (Int64,))
     rows = await service.list_verifications(
         uow.conn, principal, criterion_id, after=after[0] if after else None, limit=limit + 1
     )

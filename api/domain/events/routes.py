@@ -19,12 +19,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import msgspec
 from litestar import get
 from litestar.params import QueryParameter
 
 from api.domain.events import queries
 from api.domain.events.schemas import FeedPage
-from api.errors import Invalid, invalid
+from api.errors import invalid
 from api.kit.auth import roles
 from api.kit.http import Uow
 from api.kit.pagination import DEFAULT_LIMIT, Limit, decode_cursor, encode_cursor
@@ -33,15 +34,20 @@ TAGS = ["Events"]
 START = (0, 0)
 
 
+#: The parts of a feed cursor: a transaction id (``xid8``, unsigned 64 bits: its upper bound is checked
+#: below, msgspec bounds stop at 64 signed bits) and a sequence (``bigint``).
+Xid = Annotated[int, msgspec.Meta(ge=0)]
+Seq = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+MAX_XID = 2**64 - 1
+
+
 def _position(after: str | None) -> tuple[int, int]:
     if not after:
         return START
-    try:
-        parts = decode_cursor(after, (int, int))
-    except Invalid:
-        parts = None
-    if not parts or parts[0] < 0 or parts[1] < 0:
-        raise invalid("query:after", "the cursor is not one this feed returned")
+    parts = decode_cursor(after, (Xid, Seq), pointer="query:after")
+    assert parts is not None
+    if parts[0] > MAX_XID:
+        raise invalid("query:after", "the cursor is not one this list returned")
     return parts[0], parts[1]
 
 

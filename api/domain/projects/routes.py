@@ -25,7 +25,16 @@ from api.domain.projects.schemas import (
 from api.kit.auth import Principal, roles
 from api.kit.etag import body_etag, none_match, version_etag
 from api.kit.http import Caller, IfMatch, IfNoneMatch, Now, Uow
-from api.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, decode_cursor, encode_cursor, page_of
+from api.kit.pagination import (
+    DEFAULT_LIMIT,
+    Cursor,
+    Int64,
+    Limit,
+    Page,
+    decode_cursor,
+    encode_cursor,
+    page_of,
+)
 
 TAGS = ["Projects"]
 
@@ -154,7 +163,7 @@ async def project_history(
     first, paginated by the event sequence. A client key sees only the event types meant for clients
     (the phases, quotes, contract, criteria, change requests and support requests of the project);
     deliveries, SLA timers and other internals are for staff only."""
-    after = decode_cursor(cursor, (int,))
+    after = decode_cursor(cursor, (Int64,))
     rows = await service.history(
         uow.conn, principal, project_id, before=after[0] if after else None, limit=limit + 1
     )

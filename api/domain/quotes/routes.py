@@ -14,7 +14,7 @@ from api.domain.quotes.schemas import AcceptIn, DeclineIn, Quote, QuoteIn, Quote
 from api.kit.auth import roles
 from api.kit.etag import version_etag
 from api.kit.http import Caller, IfMatch, Now, Uow, client_address
-from api.kit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, decode_cursor, page_of
+from api.kit.pagination import DEFAULT_LIMIT, Cursor, Int32, Limit, Page, decode_cursor, page_of
 from api.settings import Settings
 
 TAGS = ["Quotes"]
@@ -72,7 +72,7 @@ async def list_quotes(
 ) -> Page[Quote]:
     """Newest revision first. Staff see every revision; a client key sees its own organisation's sent,
     accepted, declined, expired and superseded revisions, never drafts."""
-    after = decode_cursor(cursor, (int,))
+    after = decode_cursor(cursor, (Int32,))
     rows = await service.page(
         uow.conn, principal, project_id, status=status, before=after[0] if after else None, limit=limit + 1
     )

@@ -70,11 +70,16 @@ Texts = Annotated[list[Text], msgspec.Meta(max_length=200)]
 Schedule = Annotated[list[InstalmentIn], msgspec.Meta(max_length=50)]
 ValidUntil = Annotated[
     date,
-    msgspec.Meta(description="Last day (in the shop's time zone) the quote can be accepted"),
+    msgspec.Meta(
+        description="Last day (in the shop's time zone) the quote can be accepted; 2000-01-01 to 2100-12-31"
+    ),
 ]
 DeliveryDate = Annotated[
     date,
-    msgspec.Meta(description="The promised delivery date; becomes the contract's baseline delivery date"),
+    msgspec.Meta(
+        description="The promised delivery date; becomes the contract's baseline delivery date; "
+        "2000-01-01 to 2100-12-31"
+    ),
 ]
 
 

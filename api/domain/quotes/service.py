@@ -74,6 +74,7 @@ from api.domain.quotes.schemas import (
     StoredLine,
 )
 from api.errors import Conflict, FieldError, Invalid, NotFound, invalid
+from api.kit import validate
 from api.kit.auth import Principal
 from api.kit.etag import check_if_match
 from api.kit.money import MinorMoney, minor_digits, parse, to_wire
@@ -148,9 +149,14 @@ def _content(data: QuoteIn, currency: str) -> Content:
         payment_schedule=_schedule(data.payment_schedule),
         total_minor=total,
         total_hours=hours,
-        valid_until=data.valid_until,
-        delivery_date=data.delivery_date,
+        valid_until=_day(data.valid_until, "/valid_until"),
+        delivery_date=_day(data.delivery_date, "/delivery_date"),
     )
+
+
+def _day(value: date | None, pointer: str) -> date | None:
+    """A date of a quote: within ``validate.EARLIEST``..``validate.LATEST`` (422 otherwise)."""
+    return None if value is None else validate.day(value, pointer)
 
 
 def _patched(current: Revision, data: QuotePatch) -> Content:
@@ -171,8 +177,12 @@ def _patched(current: Revision, data: QuotePatch) -> Content:
         else current.payment_schedule,
         total_minor=total,
         total_hours=hours,
-        valid_until=current.valid_until if data.valid_until is msgspec.UNSET else data.valid_until,
-        delivery_date=current.delivery_date if data.delivery_date is msgspec.UNSET else data.delivery_date,
+        valid_until=current.valid_until
+        if data.valid_until is msgspec.UNSET
+        else _day(data.valid_until, "/valid_until"),
+        delivery_date=current.delivery_date
+        if data.delivery_date is msgspec.UNSET
+        else _day(data.delivery_date, "/delivery_date"),
     )
 
 
@@ -437,6 +447,8 @@ def _missing(revision: Revision, valid_until: date, today: date) -> list[FieldEr
         errors.append(FieldError(pointer="/valid_until", detail=f"{valid_until} lies before today ({today})"))
     if revision.delivery_date is None:
         errors.append(FieldError(pointer="/delivery_date", detail="a delivery date is required"))
+    elif not validate.EARLIEST <= revision.delivery_date <= validate.LATEST:
+        errors.append(FieldError(pointer="/delivery_date", detail=f"must lie from {validate.DATE_RANGE}"))
     elif revision.delivery_date <= valid_until:
         errors.append(
             FieldError(
@@ -599,6 +611,13 @@ async def accept(
             rule="document-mismatch",
         )
     assert current.delivery_date is not None
+    if not validate.EARLIEST <= current.delivery_date <= validate.LATEST:
+        # only a revision sent before dates were checked at input can get here
+        raise Conflict(
+            f"The revision's delivery date {current.delivery_date} lies outside {validate.DATE_RANGE}; "
+            "the shop must revise the quote.",
+            rule="delivery-date-out-of-range",
+        )
     await queries.mark_accepted(
         uow.conn,
         quote_id,

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -19,6 +19,7 @@ from api.domain.timers.schemas import (
     TimerState,
 )
 from api.errors import invalid
+from api.kit import validate
 from api.kit.auth import roles
 from api.kit.etag import version_etag
 from api.kit.http import Caller, IfMatch, Now, Uow
@@ -48,22 +49,9 @@ kept), `cancelled` (stopped before it fell due). The warning fires once at `warn
 """.strip()
 
 
-_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
-
-
 def _aware(value: datetime | None, name: str) -> datetime | None:
-    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
-        raise invalid(f"query:{name}", "give an instant with an offset, e.g. 2026-11-24T09:30:00Z")
-    return value
-
-
-def _start(value: datetime | None) -> datetime | None:
-    """A start instant the calendar can count from (1970 to 2199)."""
-    value = _aware(value, "from")
-    if value is not None and not _EARLIEST <= value < _LATEST:
-        raise invalid("query:from", "give an instant from 1970 to 2199")
-    return value
+    """An instant with an offset within the accepted range (``api.kit.validate.instant``)."""
+    return None if value is None else validate.instant(value, f"query:{name}")
 
 
 @get(
@@ -152,7 +140,7 @@ async def get_due_dates(
     """When a timer of `kind` started at `from` would warn (`warn_at`) and fall due (`due_at`) on the
     calendar and policy in force; nothing is stored. Lets a form promise a reply time before it
     submits."""
-    start = _start(from_) or now
+    start = _aware(from_, "from") or now
     try:
         return await service.due_dates(
             uow.conn, kind=kind, start=start, settings=state.settings, business_hours=business_hours
