@@ -18,7 +18,6 @@ from collections.abc import Callable, Mapping
 from datetime import time
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
@@ -76,6 +75,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     intake_per_address_per_hour: int = 30
     # proxies (addresses or networks) whose X-Forwarded-For names the client; none: the socket's peer is
     trusted_proxies: tuple[str, ...] = ()
+    # who may read /metrics: the bearer token, or clients from these networks; with neither, /metrics
+    # answers outside production only
+    metrics_token: str | None = None
+    metrics_allow_from: tuple[str, ...] = ()
     max_body_bytes: int = 1024 * 1024
     auth_cache_seconds: float = 5.0
     # webhooks
@@ -187,10 +190,10 @@ def _time(raw: str) -> time:
 
 
 def _zone(raw: str) -> str:
-    try:
-        ZoneInfo(raw)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown IANA time zone {raw!r}") from None
+    from api.kit.validate import is_zone
+
+    if not is_zone(raw):
+        raise ValueError(f"unknown IANA time zone {raw!r}")
     return raw
 
 
@@ -242,6 +245,12 @@ def _networks(raw: str) -> tuple[str, ...]:
     return items
 
 
+def _token(raw: str) -> str:
+    if len(raw) < 16 or any(ch.isspace() for ch in raw):
+        raise ValueError("expected at least 16 characters without spaces (the value is not shown)")
+    return raw
+
+
 def _host(raw: str) -> str:
     if not raw or any(ch.isspace() for ch in raw) or "/" in raw:
         raise ValueError(f"expected a host name or address, got {raw!r}")
@@ -274,6 +283,8 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "intake_per_key_per_hour": ("INTAKE_PER_KEY_PER_HOUR", _int(1, 10_000_000)),
     "intake_per_address_per_hour": ("INTAKE_PER_ADDRESS_PER_HOUR", _int(1, 10_000_000)),
     "trusted_proxies": ("TRUSTED_PROXIES", _networks),
+    "metrics_token": ("METRICS_TOKEN", _token),
+    "metrics_allow_from": ("METRICS_ALLOW_FROM", _networks),
     "max_body_bytes": ("MAX_BODY_BYTES", _int(1024, 100 * 1024 * 1024)),
     "auth_cache_seconds": ("AUTH_CACHE_SECONDS", _float),
     "webhooks_allow_http": ("WEBHOOKS_ALLOW_HTTP", _bool),

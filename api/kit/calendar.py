@@ -53,6 +53,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays
 import msgspec
 
+from api.kit import validate
+
 __all__ = [
     "BusinessCalendar",
     "CalendarError",
@@ -154,6 +156,8 @@ def _supported_countries() -> dict[str, list[str]]:
 
 
 def _zone(key: str) -> ZoneInfo:
+    if not validate.is_zone(key):
+        raise CalendarError(f"unknown IANA time zone {key!r}")
     try:
         return ZoneInfo(key)
     except (ZoneInfoNotFoundError, ValueError, OSError):

@@ -51,3 +51,39 @@ async def test_schema_is_served_without_a_key(client: httpx.AsyncClient) -> None
     assert document["openapi"].startswith("3.1")
     assert "/v1/clients" in document["paths"]
     assert (await client.get("/schema")).status_code == 200
+
+
+async def _metrics_as(
+    env: dict[str, str], clock: FrozenClock, headers: dict[str, str], **variables: str
+) -> int:
+    app = create_app(Settings.from_env({**env, **variables}), clock=clock)
+    async with running(app), asgi_client(app) as http:
+        return (await http.get("/metrics", headers=headers)).status_code
+
+
+async def test_metrics_need_the_token_or_an_allowed_network(env: dict[str, str], clock: FrozenClock) -> None:
+    """The probe's finding: /metrics answered anyone. The test client's address is 127.0.0.1."""
+    token = "metrics-token-0123456789"
+    with_token = {"METRICS_TOKEN": token}
+    assert await _metrics_as(env, clock, {}, **with_token) == 401
+    assert (
+        await _metrics_as(env, clock, {"Authorization": "Bearer wrong-token-0123456789"}, **with_token) == 401
+    )
+    assert await _metrics_as(env, clock, {"Authorization": f"Bearer {token}"}, **with_token) == 200
+    assert await _metrics_as(env, clock, {}, METRICS_ALLOW_FROM="10.0.0.0/8") == 403
+    assert await _metrics_as(env, clock, {}, METRICS_ALLOW_FROM="10.0.0.0/8, 127.0.0.1") == 200
+    # a client outside the allowed networks may still send the token
+    both = {"METRICS_ALLOW_FROM": "10.0.0.0/8", **with_token}
+    assert await _metrics_as(env, clock, {"Authorization": f"Bearer {token}"}, **both) == 200
+    assert await _metrics_as(env, clock, {}, **both) == 401
+    # production serves no metrics until one of the two is configured
+    production = {
+        "SCOPEKEEPER_ENV": "production",
+        "WEBHOOK_SECRET_KEYS": "k1:" + "A" * 43,
+        "WEBHOOKS_ALLOW_HTTP": "false",
+        "WEBHOOKS_ALLOW_PRIVATE": "false",
+    }
+    assert await _metrics_as(env, clock, {}, **production) == 403
+    assert (
+        await _metrics_as(env, clock, {"Authorization": f"Bearer {token}"}, **production, **with_token) == 200
+    )
