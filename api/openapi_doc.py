@@ -78,6 +78,11 @@ def document_problems(app: Litestar) -> None:
                 codes = {"500": _COMMON["500"]}
                 if path == "/ready":
                     codes["503"] = "PostgreSQL or Redis does not answer"
+                if path == "/metrics":
+                    codes["401"] = "METRICS_TOKEN is set and the bearer token is missing or wrong"
+                    codes["403"] = (
+                        "Not served to this client (METRICS_ALLOW_FROM; production without settings)"
+                    )
             else:
                 codes = dict(_COMMON)
                 codes["400"] = "The body is not readable JSON"

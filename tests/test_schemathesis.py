@@ -90,7 +90,13 @@ def app(settings: Settings, clock: FrozenClock) -> Litestar:
 
 @pytest.fixture
 def env(env: dict[str, str]) -> dict[str, str]:
-    return {**env, "RATE_LIMIT_PER_MINUTE": "1000000", "INQUIRY_FLOOD_PER_HOUR": "1000000"}
+    return {
+        **env,
+        "RATE_LIMIT_PER_MINUTE": "1000000",
+        "INQUIRY_FLOOD_PER_HOUR": "1000000",
+        "INTAKE_PER_KEY_PER_HOUR": "1000000",
+        "INTAKE_PER_ADDRESS_PER_HOUR": "1000000",
+    }
 
 
 async def _real_ids(
