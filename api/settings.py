@@ -72,7 +72,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     inquiry_flood_per_hour: int = 5
     # new inquiries an intake key may post per hour, and per client address (all intake keys together)
     intake_per_key_per_hour: int = 600
-    intake_per_address_per_hour: int = 30
+    intake_per_address_per_hour: int = 60
     # proxies (addresses or networks) whose X-Forwarded-For names the client; none: the socket's peer is
     trusted_proxies: tuple[str, ...] = ()
     # who may read /metrics: the bearer token, or clients from these networks; with neither, /metrics

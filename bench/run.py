@@ -328,6 +328,8 @@ def main() -> None:  # noqa: PLR0915 - one run, in order
         "DB_POOL_MAX": "10",
         "RATE_LIMIT_PER_MINUTE": "10000000",
         "INQUIRY_FLOOD_PER_HOUR": "1000000",
+        "INTAKE_PER_KEY_PER_HOUR": "1000000000",
+        "INTAKE_PER_ADDRESS_PER_HOUR": "1000000000",
         "WEBHOOKS_ALLOW_HTTP": "true",
         "WEBHOOKS_ALLOW_PRIVATE": "true",
     }

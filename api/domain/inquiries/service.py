@@ -191,7 +191,7 @@ async def limit_intake(
     quarantines (see the module's rules)."""
     if actor.role != "intake":
         return
-    await enforce(limiter, f"intake-key:{actor.key_id}", per_key, FLOOD_WINDOW_SECONDS)
+    await enforce(limiter, f"intake-key:{actor.key_id}", per_key, FLOOD_WINDOW_SECONDS, lease=True)
     await enforce(
         limiter, f"intake-address:{_address_bucket(client_address)}", per_address, FLOOD_WINDOW_SECONDS
     )
