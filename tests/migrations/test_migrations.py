@@ -8,6 +8,7 @@ import base64
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -226,3 +227,151 @@ def test_0011_gives_every_key_an_integration_and_seals_stored_responses(
     assert bytes(restored["body"]) == response
     assert restored["principal_id"] == key_id
     assert "integration_id" not in restored
+
+
+_SEED_0011 = """
+WITH c AS (
+    INSERT INTO clients (name, created_at, updated_at) VALUES ('Acme', now(), now()) RETURNING id
+), ended AS (
+    INSERT INTO projects (client_id, name, currency, phase, phase_since, cancelled_at, created_at, updated_at)
+    SELECT id, 'Ended', 'EUR', 'cancelled', '2026-11-26T12:00:00Z', '2026-11-26T12:00:00Z', now(), now()
+    FROM c RETURNING id, client_id
+), held AS (
+    INSERT INTO projects (client_id, name, currency, phase, phase_since, resume_phase, created_at, updated_at)
+    SELECT id, 'Held', 'EUR', 'on_hold', '2026-11-26T12:00:00Z', 'delivery', now(), now()
+    FROM c RETURNING id
+)
+SELECT ended.id AS ended, ended.client_id AS client, held.id AS held FROM ended, held
+"""
+
+
+def _timer_sql(project: str, subject: str, due: str, met_at: str | None = None) -> str:
+    """A cr_assessment timer of ``subject``: running, or met at ``met_at``."""
+    state, met = ("met", f"'{met_at}'") if met_at else ("running", "NULL")
+    return f"""
+        INSERT INTO sla_timers (kind, subject_type, subject_id, project_id, unit, measure, amount, target,
+                                warn_ratio, started_at, due_at, warn_at, state, met_at, policy_version,
+                                calendar_version, created_at, updated_at)
+        VALUES ('cr_assessment', 'change_request', '{subject}', '{project}', 'business', 'business_days', 2,
+                '18 hours', 0.75, '2026-11-25T09:00:00Z', '{due}', '{due}'::timestamptz - interval '1 hour',
+                '{state}', {met}, 1, 0, now(), now())
+        RETURNING id
+    """
+
+
+def test_0012_ends_what_hangs_on_ended_projects_and_pauses_held_ones(fresh_database: str) -> None:
+    cfg = config(fresh_database)
+    command.upgrade(cfg, "0011")
+
+    async def seed() -> dict[str, uuid.UUID]:
+        conn = await asyncpg.connect(fresh_database)
+        try:
+            ids = dict(await conn.fetchrow(_SEED_0011))
+            await conn.execute(
+                "INSERT INTO project_phase_changes (project_id, from_phase, to_phase, reason, at)"
+                " VALUES ($1, 'delivery', 'cancelled', 'Budget frozen', '2026-11-26T12:00:00Z')",
+                ids["ended"],
+            )
+            submitted, approved = uuid.uuid4(), uuid.uuid4()
+            # a timer left running on the cancelled project, due after it ended
+            timer = await conn.fetchval(_timer_sql(str(ids["ended"]), str(submitted), "2027-01-10T09:00:00Z"))
+            met_timer = await conn.fetchval(
+                _timer_sql(
+                    str(ids["ended"]), str(approved), "2026-11-26T09:00:00Z", met_at="2026-11-25T10:00:00Z"
+                )
+            )
+            for cr, status, extra in (
+                (submitted, "submitted", "NULL, NULL, NULL"),
+                (approved, "approved", "1, 1, 1"),
+            ):
+                await conn.execute(
+                    f"""
+                    INSERT INTO change_requests (id, project_id, client_id, number, title, description, status,
+                                                 requested_by, assessment_timer_id, assessment_revision,
+                                                 decided_revision, amendment_number, submitted_at, created_at,
+                                                 updated_at)
+                    VALUES ($1, $2, $3, $4, 'A change', 'Described', '{status}', 'client', $5, {extra},
+                            '2026-11-25T09:00:00Z', now(), '2026-11-25T09:00:00Z')
+                    """,
+                    cr,
+                    ids["ended"],
+                    ids["client"],
+                    1 if cr == submitted else 2,
+                    timer if cr == submitted else met_timer,
+                )
+            await conn.execute(
+                """
+                INSERT INTO quotes (project_id, revision, status, currency, minor_digits, total_minor, total_hours,
+                                    valid_until, delivery_date, document_sha256, sent_at, created_at, updated_at)
+                VALUES ($1, 1, 'sent', 'EUR', 2, 100000, 10, '2026-12-24', '2027-03-05', repeat('a', 64),
+                        '2026-11-20T09:00:00Z', now(), now())
+                """,
+                ids["ended"],
+            )
+            held_timer = await conn.fetchval(
+                _timer_sql(str(ids["held"]), str(uuid.uuid4()), "2099-01-01T09:00:00Z")
+            )
+            return {
+                **ids,
+                "submitted": submitted,
+                "approved": approved,
+                "timer": timer,
+                "held_timer": held_timer,
+            }
+        finally:
+            await conn.close()
+
+    ids = asyncio.run(seed())
+    command.upgrade(cfg, "0012")
+
+    async def check() -> None:
+        conn = await asyncpg.connect(fresh_database)
+        try:
+            timer = await conn.fetchrow(
+                "SELECT state, cancelled_at, cancel_reason FROM sla_timers WHERE id = $1", ids["timer"]
+            )
+            assert dict(timer) == {
+                "state": "cancelled",
+                "cancelled_at": datetime(2026, 11, 26, 12, tzinfo=UTC),
+                "cancel_reason": "project cancelled: Budget frozen",
+            }
+            logged = await conn.fetchval(
+                "SELECT count(*) FROM sla_timer_events WHERE timer_id = $1 AND event = 'cancelled'",
+                ids["timer"],
+            )
+            assert logged == 1
+            rows = await conn.fetch("SELECT id, status FROM change_requests ORDER BY number")
+            assert [(r["id"], r["status"]) for r in rows] == [
+                (ids["submitted"], "withdrawn"),
+                (ids["approved"], "cancelled"),
+            ]
+            assert await conn.fetchval("SELECT status FROM quotes") == "withdrawn"
+            hold = await conn.fetchrow(
+                "SELECT from_phase, paused_timer_ids FROM project_holds WHERE project_id = $1", ids["held"]
+            )
+            assert (hold["from_phase"], hold["paused_timer_ids"]) == ("delivery", [ids["held_timer"]])
+            assert (
+                await conn.fetchval("SELECT state FROM sla_timers WHERE id = $1", ids["held_timer"])
+                == "paused"
+            )
+        finally:
+            await conn.close()
+
+    asyncio.run(check())
+    command.downgrade(cfg, "0011")
+
+    async def restored() -> None:
+        conn = await asyncpg.connect(fresh_database)
+        try:
+            rows = await conn.fetch("SELECT status FROM change_requests ORDER BY number")
+            assert [r["status"] for r in rows] == ["withdrawn", "approved"]
+            assert await conn.fetchval("SELECT status FROM quotes") == "sent"
+            transitions = await conn.fetchval(
+                "SELECT count(*) FROM change_request_transitions WHERE to_status = 'cancelled'"
+            )
+            assert transitions == 0
+        finally:
+            await conn.close()
+
+    asyncio.run(restored())
+    command.upgrade(cfg, "head")
