@@ -32,6 +32,15 @@ DEVELOPMENT_KEY_ID = "insecure-development"
 #: INSECURE: a fixed, public key so that a developer machine and the tests run with no set-up. Anything
 #: sealed with it is as good as clear text; it is never accepted in production.
 INSECURE_DEVELOPMENT_KEYS = Keyring((Key(DEVELOPMENT_KEY_ID, b"scopekeeper-insecure-dev-key-001"),))
+#: The blended-rate bands (currency, low, high per hour in whole units) when ``RATE_BANDS`` is unset:
+#: the same band of roughly 35 to 55 euro an hour, expressed in each currency.
+DEFAULT_RATE_BANDS: tuple[tuple[str, int, int], ...] = (
+    ("EUR", 35, 55),
+    ("USD", 40, 60),
+    ("GBP", 30, 50),
+    ("CHF", 35, 55),
+    ("PLN", 150, 250),
+)
 
 
 class SettingsError(ValueError):
@@ -90,9 +99,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     webhook_secret_keys: Keyring = INSECURE_DEVELOPMENT_KEYS
     # how long a worker holds a delivery it is sending before another may take it over
     delivery_lease_seconds: int = 300
-    # quotes
-    rate_band_low: int = 35
-    rate_band_high: int = 55
+    # quotes and change requests: the blended hourly rate band per currency, in whole units per hour
+    rate_bands: tuple[tuple[str, int, int], ...] = DEFAULT_RATE_BANDS
     # cors
     cors_allow_origins: tuple[str, ...] = ()
     # sweeps
@@ -101,6 +109,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    def rate_band(self, currency: str) -> tuple[int, int] | None:
+        """The shop's blended-rate band (low, high) in whole ``currency`` per hour; None when it has none."""
+        for code, low, high in self.rate_bands:
+            if code == currency:
+                return low, high
+        return None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -125,8 +140,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError("DB_POOL_MIN", "must not exceed DB_POOL_MAX")
         if self.calendar_open >= self.calendar_close:
             raise SettingsError("CALENDAR_OPEN", "must be earlier than CALENDAR_CLOSE")
-        if self.rate_band_low > self.rate_band_high:
-            raise SettingsError("RATE_BAND_LOW", "must not exceed RATE_BAND_HIGH")
         if self.delivery_lease_seconds <= max(self.webhook_timeout, self.smtp_timeout):
             raise SettingsError("DELIVERY_LEASE_SECONDS", "must exceed WEBHOOK_TIMEOUT and SMTP_TIMEOUT")
         if self.is_production and DEVELOPMENT_KEY_ID in self.webhook_secret_keys.ids:
@@ -251,6 +264,30 @@ def _token(raw: str) -> str:
     return raw
 
 
+def _rate_bands(raw: str) -> tuple[tuple[str, int, int], ...]:
+    """``EUR:35-55,PLN:150-250``: a band per currency, whole units per hour, low not above high."""
+    from api.kit.money import is_currency
+
+    bands: list[tuple[str, int, int]] = []
+    for item in _list(raw):
+        code, colon, span = item.partition(":")
+        code = code.strip().upper()
+        low_text, dash, high_text = span.partition("-")
+        if not colon or not dash or not low_text.strip().isdigit() or not high_text.strip().isdigit():
+            raise ValueError(f"expected items such as EUR:35-55, got {item!r}")
+        if not is_currency(code):
+            raise ValueError(f"{code!r} is not an ISO 4217 currency in current use")
+        low, high = int(low_text), int(high_text)
+        if low > high or high > 1_000_000:
+            raise ValueError(f"the band of {code} must run from low to high (at most 1000000), got {span!r}")
+        if any(existing == code for existing, _, _ in bands):
+            raise ValueError(f"{code} is given twice")
+        bands.append((code, low, high))
+    if not bands:
+        raise ValueError("expected at least one band such as EUR:35-55")
+    return tuple(bands)
+
+
 def _host(raw: str) -> str:
     if not raw or any(ch.isspace() for ch in raw) or "/" in raw:
         raise ValueError(f"expected a host name or address, got {raw!r}")
@@ -293,8 +330,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "webhook_disable_after_failures": ("WEBHOOK_DISABLE_AFTER_FAILURES", _int(1, 10_000)),
     "webhook_secret_keys": ("WEBHOOK_SECRET_KEYS", secretbox.parse),
     "delivery_lease_seconds": ("DELIVERY_LEASE_SECONDS", _int(1, 86_400)),
-    "rate_band_low": ("RATE_BAND_LOW", _int(0, 1_000_000)),
-    "rate_band_high": ("RATE_BAND_HIGH", _int(0, 1_000_000)),
+    "rate_bands": ("RATE_BANDS", _rate_bands),
     "cors_allow_origins": ("CORS_ALLOW_ORIGINS", _origins),
     "outbox_sweep_age_seconds": ("OUTBOX_SWEEP_AGE_SECONDS", _int(0, 86_400)),
 }

@@ -53,6 +53,12 @@ def test_values_are_parsed() -> None:
         ("WEBHOOK_SECRET_KEYS", f"k1:{KEY_A[:22]}"),
         ("WEBHOOK_SECRET_KEYS", f"k1:{KEY_A},k1:{KEY_B}"),
         ("WEBHOOK_SECRET_KEYS", KEY_A),
+        ("RATE_BANDS", "EUR"),
+        ("RATE_BANDS", "EUR:55-35"),
+        ("RATE_BANDS", "XXX:1-2"),
+        ("RATE_BANDS", "DEM:35-55"),
+        ("RATE_BANDS", "EUR:35-55,EUR:40-60"),
+        ("RATE_BANDS", "EUR:thirty-55"),
     ],
 )
 def test_malformed_variable_is_named(variable: str, value: str) -> None:
@@ -114,3 +120,14 @@ def test_webhook_secret_keys_are_required_in_production_only() -> None:
         assert Settings.from_env({"SCOPEKEEPER_ENV": environment}).webhook_secret_keys.ids == (
             DEVELOPMENT_KEY_ID,
         )
+
+
+def test_rate_bands_are_per_currency_with_defaults() -> None:
+    defaults = Settings.from_env({})
+    assert defaults.rate_band("EUR") == (35, 55)
+    assert defaults.rate_band("PLN") == (150, 250)
+    assert defaults.rate_band("JPY") is None
+    custom = Settings.from_env({"RATE_BANDS": "eur:40-60, JPY:5000-9000"})
+    assert custom.rate_band("EUR") == (40, 60)
+    assert custom.rate_band("JPY") == (5000, 9000)
+    assert custom.rate_band("PLN") is None

@@ -1,24 +1,33 @@
 """Money: integer minor units plus an ISO 4217 currency; a decimal string on the wire.
 
 On the wire money is ``{"amount": "28000.00", "currency": "EUR"}``. The amount must be a JSON string
-with exactly the currency's minor digits (``"12.5"`` is refused for EUR, ``"12.50"`` accepted); a JSON
-number is refused by the schema. Inside the service money is ``MinorMoney(minor: int, currency)`` and
-no float ever holds it.
+with exactly the currency's minor digits (``"12.5"`` is refused for EUR, ``"12.50"`` accepted; JPY takes
+none, KWD three); a JSON number is refused by the schema. Inside the service money is
+``MinorMoney(minor: int, currency)`` and no float ever holds it.
+
+Currencies come from the Unicode CLDR as Babel ships it (a maintained source): a code is accepted when
+CLDR lists it as legal tender of some territory today, and its minor digits are CLDR's. That refuses
+unknown codes, the testing and "no currency" codes (``XTS``, ``XXX``), units without minor units
+(gold ``XAU``, special drawing rights ``XDR``), fund codes that are no tender (``BOV``, ``CLF``) and
+currencies no longer in use (``DEM``, ``HRK``), although Babel's full list still names them. Amounts
+already stored keep their currency and digits: reading them never depends on this check.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Annotated
 
 import msgspec
-from babel.numbers import get_currency_precision, list_currencies
+from babel.core import get_global
+from babel.numbers import get_currency_precision, get_territory_currencies
 
 from api.errors import Invalid, invalid
 
 _AMOUNT = re.compile(r"^(-)?(\d{1,15})(?:\.(\d+))?$")
-_CURRENCIES = frozenset(list_currencies())
 
 CurrencyCode = Annotated[
     str,
@@ -66,13 +75,28 @@ def minor_digits(currency: str) -> int:
     return int(get_currency_precision(currency))
 
 
-def is_currency(code: str) -> bool:
-    return code in _CURRENCIES
+@lru_cache(maxsize=4)
+def currencies_in_use(on: date) -> frozenset[str]:
+    """The ISO 4217 codes CLDR lists as legal tender of some territory on ``on``."""
+    found: set[str] = set()
+    for territory in get_global("territory_currencies"):
+        found.update(get_territory_currencies(territory, on, tender=True, non_tender=False))
+    return frozenset(found)
+
+
+def is_currency(code: str, on: date | None = None) -> bool:
+    """Whether ``code`` is a currency money may be written in (see the module's rules)."""
+    return code in currencies_in_use(on or date.today())
 
 
 def check_currency(code: str, pointer: str) -> str:
+    """``code`` when money may be written in it, else a 422 at ``pointer``."""
     if not is_currency(code):
-        raise invalid(pointer, f"{code!r} is not an ISO 4217 currency code")
+        raise invalid(
+            pointer,
+            f"{code!r} is not an ISO 4217 currency in current use (XXX, XTS, metals, fund codes and "
+            "withdrawn currencies are refused)",
+        )
     return code
 
 
@@ -94,6 +118,13 @@ def parse(money: Money, pointer: str = "", *, allow_negative: bool = False) -> M
     if minor < 0 and not allow_negative:
         raise invalid(f"{pointer}/amount", "the amount must not be negative")
     return MinorMoney(minor, money.currency)
+
+
+def from_wire(money: Money) -> MinorMoney:
+    """Money the service wrote itself (read back from storage) in minor units; no currency check, so
+    amounts stored in a currency no longer accepted still read."""
+    digits = minor_digits(money.currency)
+    return MinorMoney(int(Decimal(money.amount).scaleb(digits)), money.currency)
 
 
 def to_wire(minor: int, currency: str) -> Money:
@@ -118,6 +149,8 @@ __all__ = [
     "MinorMoney",
     "Money",
     "check_currency",
+    "currencies_in_use",
+    "from_wire",
     "is_currency",
     "minor_digits",
     "parse",

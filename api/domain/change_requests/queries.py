@@ -32,6 +32,7 @@ STATUS_PART = """json_build_object(
             SELECT json_agg(json_build_object(
                        'id', r.id,
                        'title', r.title,
+                       'assessment_revision', r.assessment_revision,
                        'price_impact', json_build_object('amount', money_text(a.price_impact_minor, a.minor_digits),
                                                          'currency', a.currency),
                        'timeline_impact_days', a.timeline_impact_days,
@@ -126,6 +127,36 @@ async def lock(conn: Conn, change_request_id: UUID) -> Locked | None:
     return None if row is None else msgspec.convert(dict(row), Locked)
 
 
+async def lock_live_of_project(conn: Conn, project_id: UUID) -> list[Locked]:
+    """The project's requests not yet finished one way or another (submitted, assessed, approved,
+    in_progress), by number, each locked ``FOR UPDATE``."""
+    rows = await conn.fetch(
+        """
+        SELECT id, project_id, client_id, number, title, status, requested_by, assessment_revision,
+               submitted_at, version
+        FROM change_requests
+        WHERE project_id = $1 AND status IN ('submitted', 'assessed', 'approved', 'in_progress')
+        ORDER BY number
+        FOR UPDATE
+        """,
+        project_id,
+    )
+    return [msgspec.convert(dict(r), Locked) for r in rows]
+
+
+async def unfinished(conn: Conn, project_id: UUID) -> list[tuple[int, str, str]]:
+    """(number, title, status) of the project's approved changes whose work is not done."""
+    rows = await conn.fetch(
+        """
+        SELECT number, title, status FROM change_requests
+        WHERE project_id = $1 AND status IN ('approved', 'in_progress')
+        ORDER BY number
+        """,
+        project_id,
+    )
+    return [(r["number"], r["title"], r["status"]) for r in rows]
+
+
 async def assessment(conn: Conn, change_request_id: UUID, revision: int) -> StoredAssessment | None:
     row = await conn.fetchrow(
         """
@@ -149,7 +180,8 @@ _COLUMNS = f"""
         AS price_impact,
     a.timeline_impact_days, a.risk, ta.due_at AS assessment_due_at, td.due_at AS decision_due_at,
     r.amendment_number, r.submitted_at, r.assessed_at, r.decided_at, r.started_at, r.completed_at,
-    r.withdrawn_at, r.rejection_reason, r.withdrawal_reason, r.updated_at, r.version
+    r.withdrawn_at, r.rejection_reason, r.withdrawal_reason, r.cancelled_at, r.cancellation_reason,
+    r.updated_at, r.version
 """
 _FROM = """
     FROM change_requests r
@@ -163,7 +195,8 @@ _REVISIONS = f"""
                   'revision', x.revision,
                   'status', CASE WHEN x.revision < r.assessment_revision THEN 'superseded'
                                  WHEN r.status = 'assessed' THEN 'awaiting_decision'
-                                 WHEN r.status IN ('approved', 'in_progress', 'done') THEN 'approved'
+                                 WHEN r.status IN ('approved', 'in_progress', 'done', 'cancelled')
+                                     THEN 'approved'
                                  WHEN r.status = 'rejected' THEN 'rejected'
                                  ELSE 'withdrawn' END,
                   'price_impact', {_MONEY.format(m="x.price_impact_minor", a="x")},
@@ -379,6 +412,19 @@ async def mark_withdrawn(conn: Conn, change_request_id: UUID, *, reason: str, no
     await conn.execute(
         """
         UPDATE change_requests SET status = 'withdrawn', withdrawal_reason = $2, withdrawn_at = $3,
+                                   updated_at = $3, version = version + 1
+        WHERE id = $1
+        """,
+        change_request_id,
+        reason,
+        now,
+    )
+
+
+async def mark_cancelled(conn: Conn, change_request_id: UUID, *, reason: str, now: datetime) -> None:
+    await conn.execute(
+        """
+        UPDATE change_requests SET status = 'cancelled', cancellation_reason = $2, cancelled_at = $3,
                                    updated_at = $3, version = version + 1
         WHERE id = $1
         """,

@@ -31,11 +31,13 @@ ProjectId = Annotated[UUID, PathParameter(description="The project's id")]
 ChangeRequestId = Annotated[UUID, PathParameter(description="The change request's id")]
 
 
-def _with_etag(request: ChangeRequestDetail, status: int = 200) -> Response[ChangeRequestDetail]:
+def _with_etag(
+    state: State, request: ChangeRequestDetail, status: int = 200
+) -> Response[ChangeRequestDetail]:
     headers = {"ETag": version_etag(request.version)}
     if status == 201:
         headers["Location"] = f"/v1/change-requests/{request.id}"
-    return Response(request, status_code=status, headers=headers)
+    return Response(service.with_rates(request, state.settings), status_code=status, headers=headers)
 
 
 @post(
@@ -45,7 +47,12 @@ def _with_etag(request: ChangeRequestDetail, status: int = 200) -> Response[Chan
     summary="Submit a change request",
 )
 async def submit_change_request(
-    project_id: ProjectId, data: JSONBody[ChangeRequestCreate], uow: Uow, principal: Caller, now: Now
+    project_id: ProjectId,
+    data: JSONBody[ChangeRequestCreate],
+    uow: Uow,
+    principal: Caller,
+    now: Now,
+    state: State,
 ) -> Response[ChangeRequestDetail]:
     """Ask for a change to the project's scope: ``title`` and ``description`` (not blank), ``reason``
     optional. Staff for any project, a client key for its own organisation's projects (404 otherwise);
@@ -56,7 +63,7 @@ async def submit_change_request(
     cancelled project (409 ``project-ended``). A change raised before the architecture sign-off costs
     nothing (its assessment must have a price impact of 0).
     """
-    return _with_etag(await service.submit(uow, principal, project_id, data, now), 201)
+    return _with_etag(state, await service.submit(uow, principal, project_id, data, now), 201)
 
 
 @get(
@@ -90,13 +97,13 @@ async def list_change_requests(
     summary="Read a change request with its assessment revisions",
 )
 async def get_change_request(
-    change_request_id: ChangeRequestId, uow: Uow, principal: Caller
+    change_request_id: ChangeRequestId, uow: Uow, principal: Caller, state: State
 ) -> Response[ChangeRequestDetail]:
     """One change request with every assessment revision sent (oldest first; each with its status:
-    ``awaiting_decision``, ``superseded``, ``approved``, ``rejected`` or ``withdrawn``) and its
-    transitions (who, when, from, to, why). ``ETag`` carries its version. Another organisation's
-    request is 404."""
-    return _with_etag(await service.get(uow.conn, principal, change_request_id))
+    ``awaiting_decision``, ``superseded``, ``approved``, ``rejected`` or ``withdrawn``; the approved
+    revision of a ``cancelled`` request stays ``approved``) and its transitions (who, when, from, to,
+    why). ``ETag`` carries its version. Another organisation's request is 404."""
+    return _with_etag(state, await service.get(uow.conn, principal, change_request_id))
 
 
 @post(
@@ -124,15 +131,17 @@ async def assess_change_request(
       negative; before the architecture sign-off (or for a change raised before it) it must be 0: 409
       ``free-before-sign-off`` with ``extra.pointer`` ``/price_impact``.
     - ``timeline_impact_days``: business days the delivery date moves by, may be negative.
-    - ``lines`` (optional): ``{description, amount}`` items adding up to ``price_impact`` exactly (422 at
-      ``/lines``).
+    - ``lines`` (optional): ``{description, phase, hours, amount}`` items, like quote lines, adding up to
+      ``price_impact`` exactly (422 at ``/lines``); hours may be negative for work taken out. The
+      revision reports ``total_hours`` and ``blended_hourly_rate`` (price impact ÷ hours) with
+      ``rate_within_band`` against the shop's band for the currency (``RATE_BANDS``): a warning only.
     - ``criteria_changes`` (optional): ``add`` / ``modify`` / ``remove`` of acceptance criteria, checked
       against the project's criteria now (422 with a pointer per problem) and applied on approval.
     - ``risk``: ``low``, ``medium`` or ``high``; ``notes``: free text.
     """
     assessment = await service.assess(uow, principal, change_request_id, data, if_match, now, state.settings)
     return Response(
-        assessment,
+        service.rated(assessment, state.settings),
         status_code=201,
         headers={"Location": f"/v1/change-requests/{change_request_id}"},
     )
@@ -151,6 +160,7 @@ async def approve_change_request(
     uow: Uow,
     principal: Caller,
     now: Now,
+    state: State,
     if_match: IfMatch = None,
 ) -> Response[ChangeRequestDetail]:
     """The client approves the revision it names in ``assessment_revision`` (client keys of the
@@ -162,7 +172,7 @@ async def approve_change_request(
     and delivery date move; ``amendment_number``), the criteria changes apply (each criterion's new
     version names the request; 409 ``criteria-changes-stale`` when the criteria changed since the
     assessment), the decision timer is met and staff are told."""
-    return _with_etag(await service.approve(uow, principal, change_request_id, data, if_match, now))
+    return _with_etag(state, await service.approve(uow, principal, change_request_id, data, if_match, now))
 
 
 @post(
@@ -174,16 +184,19 @@ async def approve_change_request(
 )
 async def reject_change_request(
     change_request_id: ChangeRequestId,
-    data: JSONBody[RejectIn],
     uow: Uow,
     principal: Caller,
     now: Now,
+    state: State,
     if_match: IfMatch = None,
+    data: JSONBody[RejectIn | None] = None,
 ) -> Response[ChangeRequestDetail]:
     """The client rejects the current revision of an ``assessed`` request with a non-blank ``reason``
     (422 at ``/reason``); naming another ``assessment_revision`` is a 409 ``stale-assessment``. The
     contract does not move; the decision timer is met and staff are told."""
-    return _with_etag(await service.reject(uow, principal, change_request_id, data, if_match, now))
+    return _with_etag(
+        state, await service.reject(uow, principal, change_request_id, data or RejectIn(), if_match, now)
+    )
 
 
 @post(
@@ -195,17 +208,20 @@ async def reject_change_request(
 )
 async def withdraw_change_request(
     change_request_id: ChangeRequestId,
-    data: JSONBody[ReasonIn],
     uow: Uow,
     principal: Caller,
     now: Now,
+    state: State,
     if_match: IfMatch = None,
+    data: JSONBody[ReasonIn | None] = None,
 ) -> Response[ChangeRequestDetail]:
     """Withdraw a ``submitted`` or ``assessed`` request with a non-blank ``reason`` (422 at ``/reason``);
     after the client's decision it is a 409 ``change-request-transition``. Staff withdraw any request; a
     client key only one its organisation requested (403 ``not-requester`` for one the shop requested).
     The running timer is cancelled."""
-    return _with_etag(await service.withdraw(uow, principal, change_request_id, data, if_match, now))
+    return _with_etag(
+        state, await service.withdraw(uow, principal, change_request_id, data or ReasonIn(), if_match, now)
+    )
 
 
 @post(
@@ -217,15 +233,18 @@ async def withdraw_change_request(
 )
 async def start_change_request(
     change_request_id: ChangeRequestId,
-    data: JSONBody[NoteIn],
     uow: Uow,
     principal: Caller,
     now: Now,
+    state: State,
     if_match: IfMatch = None,
+    data: JSONBody[NoteIn | None] = None,
 ) -> Response[ChangeRequestDetail]:
     """Work starts only after approval: ``approved`` → ``in_progress`` (409
-    ``change-request-transition`` from any other status). Send ``{}`` or a ``note``."""
-    return _with_etag(await service.start(uow, principal, change_request_id, data, if_match, now))
+    ``change-request-transition`` from any other status). Send no body, ``{}`` or a ``note``."""
+    return _with_etag(
+        state, await service.start(uow, principal, change_request_id, data or NoteIn(), if_match, now)
+    )
 
 
 @post(
@@ -237,12 +256,15 @@ async def start_change_request(
 )
 async def complete_change_request(
     change_request_id: ChangeRequestId,
-    data: JSONBody[NoteIn],
     uow: Uow,
     principal: Caller,
     now: Now,
+    state: State,
     if_match: IfMatch = None,
+    data: JSONBody[NoteIn | None] = None,
 ) -> Response[ChangeRequestDetail]:
-    """``in_progress`` → ``done`` (409 ``change-request-transition`` from any other status). Send ``{}``
-    or a ``note``."""
-    return _with_etag(await service.complete(uow, principal, change_request_id, data, if_match, now))
+    """``in_progress`` → ``done`` (409 ``change-request-transition`` from any other status). Send no
+    body, ``{}`` or a ``note``. Every approved change must be done before the project launches."""
+    return _with_etag(
+        state, await service.complete(uow, principal, change_request_id, data or NoteIn(), if_match, now)
+    )

@@ -1,15 +1,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
+from litestar.openapi.spec import OpenAPIType, Schema
 
 from api.domain.criteria.schemas import CriterionChange
+from api.domain.quotes.schemas import QuotePhase, RateBand
 from api.kit.money import Money
 
-Status = Literal["submitted", "assessed", "approved", "in_progress", "done", "rejected", "withdrawn"]
+Status = Literal[
+    "submitted", "assessed", "approved", "in_progress", "done", "rejected", "withdrawn", "cancelled"
+]
 Side = Literal["staff", "client"]
 Risk = Literal["low", "medium", "high"]
 RevisionStatus = Literal["awaiting_decision", "superseded", "approved", "rejected", "withdrawn"]
@@ -47,10 +52,35 @@ class ChangeRequestCreate(msgspec.Struct, forbid_unknown_fields=True):
     reason: Reason | None = None
 
 
+LineHours = Annotated[
+    Decimal,
+    msgspec.Meta(
+        extra_json_schema={
+            "description": (
+                "Hours the line adds (negative: work taken out): a JSON number or a decimal string, "
+                "-99999.99 to 99999.99, at most 2 decimals (read exactly, never through a float); "
+                "returned as a decimal string with 2 decimals."
+            ),
+            "examples": [24, "-8.50"],
+            "extra": {
+                "type": None,
+                "one_of": [
+                    Schema(type=OpenAPIType.NUMBER, minimum=-99999.99, maximum=99999.99),
+                    Schema(type=OpenAPIType.STRING, pattern=r"^-?\d{1,5}(\.\d{1,2})?$"),
+                ],
+            },
+        }
+    ),
+]
+
+
 class AssessmentLineIn(msgspec.Struct, forbid_unknown_fields=True):
-    """One item of the price impact; amounts may be negative (work taken out)."""
+    """One item of the price impact, like a quote line: the phase the work belongs to, its hours and
+    its amount. Amounts and hours may be negative (work taken out)."""
 
     description: LineText
+    phase: QuotePhase
+    hours: LineHours
     amount: Money
 
 
@@ -95,8 +125,12 @@ class NoteIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class AssessmentLine(msgspec.Struct):
+    """A line as sent; ``phase`` and ``hours`` are null on lines assessed before lines carried them."""
+
     description: str
     amount: Money
+    phase: QuotePhase | None = None
+    hours: str | None = None
 
 
 class Assessment(msgspec.Struct, kw_only=True):
@@ -106,6 +140,11 @@ class Assessment(msgspec.Struct, kw_only=True):
     newer revision was sent), or what the client's decision on it was (``approved``, ``rejected``) or
     ``withdrawn``. ``decision_due_at`` is the due time of the client-decision timer started when this
     revision was sent (a calendar change may move it).
+
+    ``total_hours`` is the sum of the lines' hours; ``blended_hourly_rate`` = ``price_impact`` ÷
+    ``total_hours`` (null without lines, or when either is not above 0), checked against the shop's band
+    for the currency (``rate_band``, ``RATE_BANDS``) as a quote's is: ``rate_within_band`` warns, it
+    does not block (null without a rate or a band).
     """
 
     change_request_id: UUID
@@ -121,13 +160,22 @@ class Assessment(msgspec.Struct, kw_only=True):
     assessed_by_key_id: UUID | None
     assessed_by_name: str | None
     decision_due_at: datetime
+    total_hours: str | None = None
+    blended_hourly_rate: Money | None = None
+    rate_within_band: bool | None = None
+    rate_band: RateBand | None = None
 
 
 class ChangeRequest(msgspec.Struct, kw_only=True):
     """A change request. ``assessment_revision`` is the revision the client decides on (null before the
     first assessment); ``price_impact``, ``timeline_impact_days`` and ``decision_due_at`` are that
     revision's. ``assessment_due_at`` is when the assessment is due (the ``cr_assessment`` timer).
-    ``amendment_number`` names the contract amendment its approval appended."""
+    ``amendment_number`` names the contract amendment its approval appended.
+
+    ``status``: ``submitted`` → ``assessed`` → ``approved`` → ``in_progress`` → ``done``; ``rejected``
+    by the client; ``withdrawn`` before a decision (by the requester's side, or because the project
+    ended); ``cancelled``: approved, but its project ended before the work was done
+    (``cancelled_at``, ``cancellation_reason``; its amendment stays in the contract ledger)."""
 
     id: UUID
     project_id: UUID
@@ -157,6 +205,8 @@ class ChangeRequest(msgspec.Struct, kw_only=True):
     withdrawn_at: datetime | None
     rejection_reason: str | None
     withdrawal_reason: str | None
+    cancelled_at: datetime | None
+    cancellation_reason: str | None
     updated_at: datetime
     version: int
 

@@ -25,7 +25,12 @@ Assessing (staff)
   days by default); its due time is the revision's ``decision_due_at``.
 - ``price_impact`` is Money in the project's currency (422 at ``/price_impact/currency``), possibly
   negative; ``timeline_impact_days`` business days, possibly negative; ``lines``, when given, add up to
-  the price impact exactly (422 at ``/lines``), each in the project's currency;
+  the price impact exactly (422 at ``/lines``), each in the project's currency, and carry their
+  ``phase`` and ``hours`` like quote lines (hours may be negative for work taken out, at most 2
+  decimals). The revision then reports its ``total_hours`` and blended hourly rate (price impact ÷
+  hours, when both are above 0) against the shop's band for the currency, as a quote does: a warning,
+  never a refusal. Unlike a quote, a change priced in a discovery or support line may cost money (the
+  phase says where the work falls, not that it is included);
   ``criteria_changes`` are checked against the project's criteria as they stand (422 with a pointer per
   problem); ``risk`` is ``low``, ``medium`` or ``high``; ``notes`` are kept as written (trimmed).
 - **Free before the sign-off**: a change raised before the architecture sign-off costs nothing. When
@@ -49,6 +54,15 @@ Deciding (the client)
   ``change_request.approved`` is emitted (staff are told).
 - Rejection needs a non-blank reason (422 at ``/reason``); it meets the decision timer and emits
   ``change_request.rejected`` (staff are told). The contract does not move.
+
+Ending with the project
+- ``end_for_project`` is registered in ``api.domain.projects.service.ON_END``: when the project is
+  cancelled or closed, each of its requests still ``submitted`` or ``assessed`` is withdrawn (its timer
+  cancelled) and each ``approved`` or ``in_progress`` one becomes ``cancelled``: the work will not be
+  done, while its amendment stays in the contract ledger as history. Both carry the project's reason
+  (``project cancelled: ...``) and emit ``change_request.withdrawn`` / ``change_request.cancelled``.
+- ``launch_blocker`` is registered in ``LAUNCH_GUARDS``: a project launches only when every approved
+  change is ``done`` (409 ``changes-not-done`` naming the others).
 
 Withdrawing, starting, completing
 - Withdrawal (reason required, 422 at ``/reason``) only before a decision, from ``submitted`` or
@@ -79,6 +93,7 @@ Support feature requests
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID, uuid4
 
@@ -105,14 +120,23 @@ from api.domain.contracts import service as contracts
 from api.domain.criteria import service as criteria
 from api.domain.criteria.schemas import CriterionChange
 from api.domain.events import outbox
+from api.domain.projects import service as projects
+from api.domain.projects.schemas import LaunchIn
+from api.domain.quotes import document as quote_document
+from api.domain.quotes import service as quotes
 from api.domain.support import service as support
 from api.domain.support.schemas import SupportRequest
 from api.domain.timers import service as timers
+from api.domain.timers.schemas import TimerKind
 from api.errors import Conflict, FieldError, Forbidden, Invalid, NotFound, invalid
 from api.kit.auth import Principal, visible_client
 from api.kit.etag import check_if_match
-from api.kit.money import MinorMoney, minor_digits, parse, to_wire
+from api.kit.money import MinorMoney, from_wire, minor_digits, parse, to_wire
 from api.settings import Settings
+
+RULE_NOT_DONE = "changes-not-done"
+#: Statuses of an approved change whose work is not done yet.
+UNFINISHED: tuple[Status, ...] = ("approved", "in_progress")
 
 SUBJECT_TYPE = "change_request"
 ENDED_PHASES = ("closed", "cancelled")
@@ -451,8 +475,15 @@ def _lines(data: AssessmentIn, price: MinorMoney) -> list[dict[str, Any]]:
                 FieldError(f"{pointer}/amount/currency", f"the price impact is in {price.currency}")
             )
             continue
+        try:
+            hours = _hours(line.hours, f"{pointer}/hours")
+        except Invalid as exc:
+            errors.extend(exc.errors or [])
+            continue
         total += amount.minor
-        result.append({"description": description, "amount": _wire(amount)})
+        result.append(
+            {"description": description, "phase": line.phase, "hours": hours, "amount": _wire(amount)}
+        )
     if errors:
         raise Invalid("The assessment lines are not valid.", errors=errors)
     if total != price.minor:
@@ -463,6 +494,38 @@ def _lines(data: AssessmentIn, price: MinorMoney) -> list[dict[str, Any]]:
             f"not to the price impact of {_wire(price)['amount']} {price.currency}",
         )
     return result
+
+
+def _hours(value: Decimal, pointer: str) -> str:
+    """Hours of a change line: as a quote line's, but negative for work taken out."""
+    if value.is_finite() and value < 0:
+        shown = quote_document.hours(-value, pointer)
+        return shown if shown == "0.00" else "-" + shown
+    return quote_document.hours(value, pointer)
+
+
+def with_rates(detail: ChangeRequestDetail, settings: Settings) -> ChangeRequestDetail:
+    """The request with each revision's total hours and blended rate checked against the shop's band."""
+    return msgspec.structs.replace(detail, assessments=[rated(a, settings) for a in detail.assessments])
+
+
+def rated(assessment: Assessment, settings: Settings) -> Assessment:
+    """One revision with ``total_hours``, ``blended_hourly_rate``, ``rate_within_band``, ``rate_band``."""
+    currency = assessment.price_impact.currency
+    band = settings.rate_band(currency)
+    lines = assessment.lines
+    if not lines or any(line.hours is None for line in lines):
+        return msgspec.structs.replace(assessment, rate_band=quotes.rate_band(currency, band))
+    hours_total = quote_document.total_hours(line.hours for line in lines if line.hours is not None)
+    price = from_wire(assessment.price_impact)
+    rate = quote_document.blended_rate_minor(price.minor, hours_total) if price.minor > 0 else None
+    return msgspec.structs.replace(
+        assessment,
+        total_hours=str(hours_total),
+        blended_hourly_rate=None if rate is None else to_wire(rate, currency),
+        rate_within_band=None if band is None else quote_document.within_band(rate, currency, *band),
+        rate_band=quotes.rate_band(currency, band),
+    )
 
 
 def _check_free(project: ProjectFacts, request: Locked, price: MinorMoney) -> None:
@@ -811,5 +874,74 @@ async def _advance(
     return await _detail(uow.conn, request.id)
 
 
+# --- ending with the project ----------------------------------------------------------------------
+
+
+async def end_for_project(uow: UnitOfWork, ended: projects.Ended) -> dict[str, Any]:
+    """``ON_END`` hook: withdraw the open requests and cancel the unfinished approved ones."""
+    project = await queries.project(uow.conn, ended.project.id)
+    assert project is not None
+    withdrawn: list[str] = []
+    cancelled: list[str] = []
+    for request in await queries.lock_live_of_project(uow.conn, ended.project.id):
+        if request.status in ("submitted", "assessed"):
+            kind: TimerKind = "cr_assessment" if request.status == "submitted" else "cr_client_decision"
+            await timers.cancel(uow, kind=kind, subject_id=request.id, at=ended.at, reason=ended.reason)
+            await queries.mark_withdrawn(uow.conn, request.id, reason=ended.reason, now=ended.at)
+            to: Status = "withdrawn"
+            withdrawn.append(str(request.id))
+        else:
+            await queries.mark_cancelled(uow.conn, request.id, reason=ended.reason, now=ended.at)
+            to = "cancelled"
+            cancelled.append(str(request.id))
+        await _transition(
+            uow,
+            request,
+            to,
+            actor=ended.actor,
+            now=ended.at,
+            revision=request.assessment_revision,
+            reason=ended.reason,
+        )
+        await _event(
+            uow,
+            f"change_request.{to}",
+            request,
+            project,
+            {
+                "status": to,
+                "previous_status": request.status,
+                "assessment_revision": request.assessment_revision,
+                "reason": ended.reason,
+                "project_ended": ended.how,
+            },
+            ended.at,
+            ended.actor,
+        )
+    found: dict[str, Any] = {}
+    if withdrawn:
+        found["change_requests_withdrawn"] = withdrawn
+    if cancelled:
+        found["change_requests_cancelled"] = cancelled
+    return found
+
+
+async def launch_blocker(conn: Conn, project_id: UUID, _: LaunchIn) -> projects.Blocker | None:
+    """``LAUNCH_GUARDS``: every approved change must be done before the launch."""
+    unfinished = await queries.unfinished(conn, project_id)
+    if not unfinished:
+        return None
+    listed = "; ".join(
+        f'#{number} "{title}" ({status.replace("_", " ")})' for number, title, status in unfinished
+    )
+    count = len(unfinished)
+    what = "approved change is" if count == 1 else "approved changes are"
+    return projects.Blocker(RULE_NOT_DONE, f"{count} {what} not done: {listed}")
+
+
+if end_for_project not in projects.ON_END:
+    projects.ON_END.append(end_for_project)
+if launch_blocker not in projects.LAUNCH_GUARDS:
+    projects.LAUNCH_GUARDS.append(launch_blocker)
 if create_draft_from_support not in support.ON_FEATURE_REQUEST:
     support.ON_FEATURE_REQUEST.append(create_draft_from_support)

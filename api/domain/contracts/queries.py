@@ -23,7 +23,8 @@ _FROM = """
 """
 _LEDGER = """
     coalesce((SELECT json_agg(json_build_object(
-                  'id', a.id, 'number', a.number, 'change_request_id', a.change_request_id,
+                  'id', a.id, 'number', a.number, 'kind', a.kind, 'change_request_id', a.change_request_id,
+                  'reason', a.reason,
                   'price_impact_minor', a.price_impact_minor, 'timeline_impact_days', a.timeline_impact_days,
                   'criteria_changes', a.criteria_changes, 'approved_at', rfc3339(a.approved_at),
                   'price_after_minor', a.price_after_minor, 'delivery_date_after', a.delivery_date_after,
@@ -106,6 +107,8 @@ async def append(
     actor_key_id: UUID | None,
     actor_role: str | None,
     now: datetime,
+    kind: str = "change_request",
+    reason: str | None = None,
 ) -> UUID:
     """Insert the amendment and move the contract's running figures, in one statement."""
     amendment_id: UUID = await conn.fetchval(
@@ -114,8 +117,8 @@ async def append(
             INSERT INTO contract_amendments (contract_id, project_id, number, change_request_id,
                                              price_impact_minor, timeline_impact_days, criteria_changes,
                                              approved_at, price_after_minor, delivery_date_after,
-                                             actor_key_id, actor_role, recorded_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                                             actor_key_id, actor_role, recorded_at, kind, reason)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
             RETURNING id
         ), moved AS (
             UPDATE contracts SET approved_changes_minor = approved_changes_minor + $5,
@@ -139,5 +142,7 @@ async def append(
         actor_key_id,
         actor_role,
         now,
+        kind,
+        reason,
     )
     return amendment_id

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
@@ -29,10 +29,15 @@ class ContractRow(msgspec.Struct, frozen=True, kw_only=True):
     version: int
 
 
+AmendmentKind = Literal["change_request", "hold"]
+
+
 class AmendmentRow(msgspec.Struct, frozen=True, kw_only=True):
     id: UUID
     number: int
+    kind: AmendmentKind
     change_request_id: UUID | None
+    reason: str | None
     price_impact_minor: int
     timeline_impact_days: int
     criteria_changes: list[dict[str, Any]]
@@ -58,10 +63,16 @@ class Amendment(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ContractAmendment(msgspec.Struct):
-    """One approved change: its price and timeline impact and the contract's figures right after it."""
+    """One amendment: its price and timeline impact and the contract's figures right after it.
+
+    ``kind`` is ``change_request`` (an approved change request, ``change_request_id``) or ``hold`` (the
+    project was on hold before its handover: the delivery date moved by the business days held, no
+    price impact; ``reason`` says when and why)."""
 
     number: int
+    kind: AmendmentKind
     change_request_id: UUID | None
+    reason: str | None
     price_impact: Money
     timeline_impact_days: int
     approved_at: datetime

@@ -11,6 +11,10 @@ Rules:
 - Current price = baseline + Σ approved price impacts (may fall, never below 0: 409
   ``contract-price-negative``). The price impact must be in the contract's currency (422 at
   ``/price_impact/currency``).
+- A project resumed after a hold that held its delivery back appends a ``hold`` amendment
+  (``move_for_hold``, registered in ``api.domain.projects.service.ON_RESUME``): no change request, no
+  price impact, the business days held as its timeline impact and the hold's reason; the delivery date
+  moves like any other date change. Amendments carry their ``kind`` (``change_request`` or ``hold``).
 - Current delivery date = the baseline date moved by Σ approved business days on the business calendar in
   force when the amendment is appended (``BusinessCalendar.add_business_days``; a sum of 0 leaves the
   baseline date as it is). The date is recorded with the amendment: a date the client approved does not
@@ -33,7 +37,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, localcontext
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from api.db import Conn, UnitOfWork
@@ -127,6 +131,8 @@ async def append_amendment(
     actor: Principal | None,
     criteria_changes: list[dict[str, Any]] | None = None,
     now: datetime | None = None,
+    kind: Literal["change_request", "hold"] = "change_request",
+    reason: str | None = None,
 ) -> Amendment:
     """Append an approved change to the project's contract ledger and move its price and date.
 
@@ -186,6 +192,8 @@ async def append_amendment(
         actor_key_id=actor.key_id if actor else None,
         actor_role=actor.role if actor else None,
         now=recorded_at,
+        kind=kind,
+        reason=reason,
     )
     current_price = MinorMoney(price_after, contract.currency)
     await outbox.emit(
@@ -195,6 +203,8 @@ async def append_amendment(
         subject_id=contract.id,
         data={
             "number": number,
+            "kind": kind,
+            "reason": reason,
             "change_request_id": str(change_request_id) if change_request_id else None,
             "price_impact": wire_money(price_impact),
             "timeline_impact_days": timeline_impact_days,
@@ -220,6 +230,31 @@ async def append_amendment(
         current_price=current_price,
         current_delivery_date=date_after,
     )
+
+
+async def move_for_hold(uow: UnitOfWork, held: projects.Resumed) -> projects.DateMove | None:
+    """``ON_RESUME`` hook: the ``hold`` amendment moving the delivery date by the business days held;
+    None when the project has no contract."""
+    contract = await queries.get(uow.conn, held.project.id)
+    if contract is None:
+        return None
+    amendment = await append_amendment(
+        uow,
+        project_id=held.project.id,
+        change_request_id=None,
+        price_impact=MinorMoney(0, contract.currency),
+        timeline_impact_days=held.business_days,
+        approved_at=held.at,
+        actor=held.actor,
+        kind="hold",
+        reason=f"on hold from {held.held_at.isoformat()} to {held.at.isoformat()} "
+        f"({held.business_days} business days): {held.reason}",
+    )
+    return projects.DateMove(amendment_number=amendment.number, delivery_date=amendment.current_delivery_date)
+
+
+if move_for_hold not in projects.ON_RESUME:
+    projects.ON_RESUME.append(move_for_hold)
 
 
 def empty(project_id: UUID, as_of: datetime) -> Contract:
@@ -287,7 +322,9 @@ def view(
     items = [
         ContractAmendment(
             number=a.number,
+            kind=a.kind,
             change_request_id=a.change_request_id,
+            reason=a.reason,
             price_impact=to_wire(a.price_impact_minor, currency),
             timeline_impact_days=a.timeline_impact_days,
             approved_at=a.approved_at,

@@ -366,6 +366,14 @@ async def verifications(
     return result
 
 
+async def count_active(conn: Conn, project_id: UUID) -> int:
+    """How many of the project's criteria are not removed."""
+    found: int = await conn.fetchval(
+        "SELECT count(*) FROM acceptance_criteria WHERE project_id = $1 AND state <> 'removed'", project_id
+    )
+    return found
+
+
 async def blocking(conn: Conn, project_id: UUID) -> list[tuple[str, str]]:
     """(title, state) of the project's criteria that are neither met, waived nor removed, oldest first."""
     rows = await conn.fetch(

@@ -101,11 +101,11 @@ async def get_criterion(criterion_id: CriterionId, uow: Uow, principal: Caller) 
 @patch("/v1/criteria/{criterion_id:uuid}", opt=roles("staff"), tags=TAGS, summary="Edit a criterion")
 async def update_criterion(
     criterion_id: CriterionId,
-    data: JSONBody[CriterionPatch],
     uow: Uow,
     principal: Caller,
     now: Now,
     if_match: IfMatch = None,
+    data: JSONBody[CriterionPatch | None] = None,
 ) -> Response[Criterion]:
     """Change fields of a criterion before the architecture sign-off (409 ``scope-frozen`` after it);
     null clears an optional field, and the result is validated as a whole (e.g. to turn a measurable
@@ -113,6 +113,7 @@ async def update_criterion(
     ``reason`` is kept in the version history. Any change but the title resets the state to
     ``pending`` and drops a waiver. Send ``If-Match`` (412 when stale). A removed criterion: 409
     ``criterion-removed``."""
+    data = data or CriterionPatch()
     return _with_etag(await service.update(uow, principal, criterion_id, data, if_match, now))
 
 
@@ -168,7 +169,11 @@ async def criterion_versions(
     summary="Append a verification",
 )
 async def verify_criterion(
-    criterion_id: CriterionId, data: JSONBody[VerificationIn], uow: Uow, principal: Caller, now: Now
+    criterion_id: CriterionId,
+    uow: Uow,
+    principal: Caller,
+    now: Now,
+    data: JSONBody[VerificationIn | None] = None,
 ) -> Verification:
     """Append a verification; the service judges it (``verdict`` ``met`` or ``not_met``).
 
@@ -182,6 +187,7 @@ async def verify_criterion(
     are never edited. On a closed or cancelled project 409 ``project-ended``; on a removed criterion 409
     ``criterion-removed``.
     """
+    data = data or VerificationIn()
     return await service.verify(uow, principal, criterion_id, data, now)
 
 
@@ -216,17 +222,18 @@ async def list_verifications(
 )
 async def waive_criterion(
     criterion_id: CriterionId,
-    data: JSONBody[WaiveIn],
     uow: Uow,
     principal: Caller,
     now: Now,
     if_match: IfMatch = None,
+    data: JSONBody[WaiveIn | None] = None,
 ) -> Response[Criterion]:
     """The client accepts the project without this criterion, with a ``reason`` (422
     ``reason-required`` when blank). Only a client key of the project's organisation (staff get 403).
     The criterion then stays ``waived`` whatever later verifications say, and no longer blocks the
     launch. ``If-Match`` names the version the client read (412 when staff changed it since). Waived
     already: 409 ``already-waived``."""
+    data = data or WaiveIn()
     return _with_etag(await service.waive(uow, principal, criterion_id, data, if_match, now))
 
 

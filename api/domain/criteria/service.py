@@ -50,8 +50,12 @@ Concurrency
   (``criterion.created``, ``.updated``, ``.removed``, ``.verified``, ``.waived``) in its transaction.
 
 The launch guard
-- Registered in ``LAUNCH_GUARDS`` at import: a project launches only when every criterion that is not
-  removed is ``met`` or ``waived``. A project without criteria has nothing blocking it.
+- Registered in ``LAUNCH_GUARDS`` at import: a project launches only when it has at least one
+  criterion that is not removed, and every such criterion is ``met`` or ``waived`` (409
+  ``criteria-not-met`` naming the others). A project without criteria has nothing to be judged on: its
+  launch is a 409 ``no-acceptance-criteria`` unless staff launch it with an explicit
+  ``without_criteria_reason`` (kept on the project); that waiver is a 422 at
+  ``/without_criteria_reason`` when the project has criteria.
 """
 
 from __future__ import annotations
@@ -94,7 +98,8 @@ from api.domain.criteria.schemas import (
 from api.domain.criteria.sentences import render_sentence
 from api.domain.events import outbox
 from api.domain.projects import status
-from api.domain.projects.service import LAUNCH_GUARDS
+from api.domain.projects.schemas import LaunchIn
+from api.domain.projects.service import LAUNCH_GUARDS, Blocker
 from api.errors import Conflict, FieldError, Invalid, NotFound, invalid
 from api.kit.auth import Principal, visible_client
 from api.kit.etag import check_if_match
@@ -859,15 +864,31 @@ async def waive(
 # --- the launch guard and the status document ------------------------------------------------------
 
 
-async def launch_blocker(conn: Conn, project_id: UUID) -> str | None:
-    """None when every criterion that is not removed is met or waived; else a sentence naming them."""
+async def launch_blocker(conn: Conn, project_id: UUID, request: LaunchIn) -> Blocker | None:
+    """None when the project has criteria and every one that is not removed is met or waived, or has
+    none and the launch carries the staff's waiver; else what blocks it (see the module's rules)."""
+    active = await queries.count_active(conn, project_id)
+    if active == 0:
+        if request.without_criteria_reason is not None:
+            return None
+        return Blocker(
+            "no-acceptance-criteria",
+            "the project has no acceptance criteria to judge it by: define them, or launch with "
+            "without_criteria_reason",
+        )
+    if request.without_criteria_reason is not None:
+        raise invalid(
+            "/without_criteria_reason",
+            f"the project has {active} acceptance {'criterion' if active == 1 else 'criteria'}: "
+            "they are judged (or waived by the client) instead",
+        )
     blocking = await queries.blocking(conn, project_id)
     if not blocking:
         return None
     listed = "; ".join(f'"{title}" ({state.replace("_", " ")})' for title, state in blocking)
     count = len(blocking)
     what = "acceptance criterion is" if count == 1 else "acceptance criteria are"
-    return f"{count} {what} neither met nor waived: {listed}"
+    return Blocker("criteria-not-met", f"{count} {what} neither met nor waived: {listed}")
 
 
 if launch_blocker not in LAUNCH_GUARDS:

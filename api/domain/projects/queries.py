@@ -20,8 +20,11 @@ class ProjectRef(msgspec.Struct, frozen=True):
 
     id: UUID
     client_id: UUID
+    name: str
+    client_name: str
     currency: str
     phase: str
+    phase_since: datetime
     resume_phase: str | None
     business_hours_support: bool
     scope_frozen_at: datetime | None
@@ -32,9 +35,10 @@ class ProjectRef(msgspec.Struct, frozen=True):
 
 
 _REF = """
-    SELECT id, client_id, currency, phase, resume_phase, business_hours_support, scope_frozen_at,
-           launched_at, support_ends_at, time_zone, version
-    FROM projects WHERE id = $1
+    SELECT p.id, p.client_id, p.name, c.name AS client_name, p.currency, p.phase, p.phase_since, p.resume_phase,
+           p.business_hours_support, p.scope_frozen_at, p.launched_at, p.support_ends_at, p.time_zone, p.version
+    FROM projects p JOIN clients c ON c.id = p.client_id
+    WHERE p.id = $1
 """
 
 
@@ -61,7 +65,7 @@ def _select() -> str:
            CASE WHEN p.handover IS NULL THEN NULL
                 ELSE p.handover || jsonb_build_object('recorded_at', rfc3339(p.handover_recorded_at))
            END AS handover,
-           p.launched_at, p.support_ends_at, p.closed_at, p.cancelled_at,
+           p.launched_at, p.support_ends_at, p.criteria_waiver_reason, p.closed_at, p.cancelled_at,
            {status.milestones_sql("$1::timestamptz")} AS milestones,
            {_PHASE_HISTORY} AS phase_history,
            p.created_at, p.updated_at, p.version
@@ -114,6 +118,7 @@ def _document() -> str:
             {handover}, 'recorded_at', rfc3339(p.handover_recorded_at)) END,
         'launched_at', rfc3339(p.launched_at),
         'support_ends_at', rfc3339(p.support_ends_at),
+        'criteria_waiver_reason', p.criteria_waiver_reason,
         'closed_at', rfc3339(p.closed_at),
         'cancelled_at', rfc3339(p.cancelled_at),
         'milestones', {status.milestones_sql("$1::timestamptz")},
@@ -182,7 +187,7 @@ async def get(conn: Conn, project_id: UUID, *, now: datetime) -> Project | None:
 
 
 async def ref(conn: Conn, project_id: UUID, *, for_update: bool = False) -> ProjectRef | None:
-    row = await conn.fetchrow(_REF + (" FOR UPDATE" if for_update else ""), project_id)
+    row = await conn.fetchrow(_REF + (" FOR UPDATE OF p" if for_update else ""), project_id)
     return None if row is None else msgspec.convert(dict(row), ProjectRef)
 
 
@@ -373,6 +378,82 @@ async def set_phase(
         phase,
         now,
         resume_phase,
+    )
+
+
+class OpenHold(msgspec.Struct, frozen=True):
+    """The project's hold that has not ended yet."""
+
+    id: UUID
+    from_phase: str
+    reason: str
+    held_at: datetime
+    paused_timer_ids: list[UUID]
+
+
+async def insert_hold(
+    conn: Conn,
+    project_id: UUID,
+    *,
+    from_phase: str,
+    reason: str,
+    held_at: datetime,
+    held_by_key_id: UUID | None,
+    paused_timer_ids: list[UUID],
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO project_holds (project_id, from_phase, reason, held_at, held_by_key_id, paused_timer_ids)
+        VALUES ($1, $2, $3, $4, $5, $6)
+        """,
+        project_id,
+        from_phase,
+        reason,
+        held_at,
+        held_by_key_id,
+        paused_timer_ids,
+    )
+
+
+async def open_hold(conn: Conn, project_id: UUID) -> OpenHold | None:
+    row = await conn.fetchrow(
+        """
+        SELECT id, from_phase, reason, held_at, paused_timer_ids FROM project_holds
+        WHERE project_id = $1 AND ended_at IS NULL
+        """,
+        project_id,
+    )
+    return None if row is None else msgspec.convert(dict(row), OpenHold)
+
+
+async def end_hold(
+    conn: Conn,
+    hold_id: UUID,
+    *,
+    at: datetime,
+    outcome: str,
+    business_days_held: int | None,
+    amendment_number: int | None,
+) -> None:
+    await conn.execute(
+        """
+        UPDATE project_holds SET ended_at = $2, outcome = $3, business_days_held = $4, amendment_number = $5
+        WHERE id = $1
+        """,
+        hold_id,
+        at,
+        outcome,
+        business_days_held,
+        amendment_number,
+    )
+
+
+async def set_criteria_waiver(conn: Conn, project_id: UUID, *, reason: str, by: UUID | None) -> None:
+    await conn.execute(
+        "UPDATE projects SET criteria_waiver_reason = $2, criteria_waived_by = $3 WHERE id = $1",
+        project_id,
+        reason,
+        by,
     )
 
 

@@ -16,6 +16,7 @@ from api.domain.projects.schemas import (
     ArchitectureSubmit,
     HandoverPackage,
     HistoryEvent,
+    LaunchIn,
     Phase,
     Project,
     ProjectCreate,
@@ -39,6 +40,10 @@ from api.kit.pagination import (
 TAGS = ["Projects"]
 
 ProjectId = Annotated[UUID, PathParameter(description="The project's id")]
+
+
+def _reason(data: ReasonBody | None) -> str | None:
+    return data.reason if data is not None else None
 
 
 def _with_etag(project: Project, status: int = 200) -> Response[Project]:
@@ -235,11 +240,24 @@ async def record_handover(
     summary="Launch: start the support window",
 )
 async def launch_project(
-    project_id: ProjectId, uow: Uow, principal: Caller, now: Now, if_match: IfMatch = None
+    project_id: ProjectId,
+    uow: Uow,
+    principal: Caller,
+    now: Now,
+    if_match: IfMatch = None,
+    data: JSONBody[LaunchIn | None] = None,
 ) -> Response[Project]:
-    """acceptance → support when every acceptance criterion is met or waived (409 ``criteria-not-met``
-    naming the blockers otherwise). Sets ``launched_at``; the support window lasts 30 days."""
-    return _with_etag(await service.launch(uow, principal, project_id, if_match, now))
+    """acceptance → support when nothing blocks it; otherwise a 409 whose ``rule`` is the first blocker's
+    and whose ``extra.blockers`` / ``extra.rules`` list every one:
+
+    - ``no-acceptance-criteria``: the project has no acceptance criteria. Define them, or launch with
+      ``without_criteria_reason`` (staff's explicit waiver, kept as the project's
+      ``criteria_waiver_reason``; 422 when the project has criteria);
+    - ``criteria-not-met``: a criterion is neither met nor waived;
+    - ``changes-not-done``: an approved change request is not ``done`` (approved or in progress).
+
+    Sets ``launched_at``; the support window lasts 30 days. The body is optional."""
+    return _with_etag(await service.launch(uow, principal, project_id, data or LaunchIn(), if_match, now))
 
 
 @post(
@@ -251,15 +269,16 @@ async def launch_project(
 )
 async def hold_project(
     project_id: ProjectId,
-    data: JSONBody[ReasonBody],
     uow: Uow,
     principal: Caller,
     now: Now,
     if_match: IfMatch = None,
+    data: JSONBody[ReasonBody | None] = None,
 ) -> Response[Project]:
     """From any phase from proposal to support, with a reason (422 ``reason-required``); the project
-    remembers the phase to resume. SLA timers keep running while it is on hold."""
-    return _with_etag(await service.hold(uow, principal, project_id, data.reason, if_match, now))
+    remembers the phase to resume. Every running SLA timer of the project pauses, each in its own unit
+    (the event ``project.on_hold`` lists them in ``data.timers_paused``)."""
+    return _with_etag(await service.hold(uow, principal, project_id, _reason(data), if_match, now))
 
 
 @post(
@@ -271,14 +290,18 @@ async def hold_project(
 )
 async def resume_project(
     project_id: ProjectId,
-    data: JSONBody[ReasonBody],
     uow: Uow,
     principal: Caller,
     now: Now,
     if_match: IfMatch = None,
+    data: JSONBody[ReasonBody | None] = None,
 ) -> Response[Project]:
-    """on_hold → the phase it was put on hold from; the reason is optional (send ``{}``)."""
-    return _with_etag(await service.resume(uow, principal, project_id, data.reason, if_match, now))
+    """on_hold → the phase it was put on hold from; the reason is optional (send ``{}`` or no body). The
+    timers the hold paused resume, their due times moved by the time held in their unit. When the
+    project was held before its handover (discovery, architecture_review, delivery) and has a contract,
+    the delivery date moves by the business days held (the working time held, rounded up to whole
+    days) as a ``hold`` amendment of the contract ledger."""
+    return _with_etag(await service.resume(uow, principal, project_id, _reason(data), if_match, now))
 
 
 @post(
@@ -290,15 +313,19 @@ async def resume_project(
 )
 async def cancel_project(
     project_id: ProjectId,
-    data: JSONBody[ReasonBody],
     uow: Uow,
     principal: Caller,
     now: Now,
     if_match: IfMatch = None,
+    data: JSONBody[ReasonBody | None] = None,
 ) -> Response[Project]:
-    """From any phase but closed and cancelled, with a reason (422 ``reason-required``). A running
-    architecture_review timer is cancelled."""
-    return _with_etag(await service.cancel(uow, principal, project_id, data.reason, if_match, now))
+    """From any phase but closed and cancelled, with a reason (422 ``reason-required``). Everything
+    that hangs on the project ends in the same transaction, with the reason ``project cancelled:
+    <reason>``: open change requests (submitted, assessed) are withdrawn; approved ones whose work is
+    not done (approved, in_progress) become ``cancelled`` (their amendment stays in the contract
+    ledger); a sent quote becomes ``withdrawn``; every SLA timer still open is cancelled. The event
+    ``project.cancelled`` lists them in ``data.ended``."""
+    return _with_etag(await service.cancel(uow, principal, project_id, _reason(data), if_match, now))
 
 
 @post(
@@ -310,15 +337,16 @@ async def cancel_project(
 )
 async def close_project(
     project_id: ProjectId,
-    data: JSONBody[ReasonBody],
     uow: Uow,
     principal: Caller,
     now: Now,
     if_match: IfMatch = None,
+    data: JSONBody[ReasonBody | None] = None,
 ) -> Response[Project]:
     """support → closed before the support window ends, with a reason (422 ``reason-required``). Other
-    phases: 409 ``phase-transition``. Projects whose window has ended are closed by a worker."""
-    return _with_etag(await service.close(uow, principal, project_id, data.reason, if_match, now))
+    phases: 409 ``phase-transition``. Projects whose window has ended are closed by a worker. Closing
+    ends what hangs on the project as cancelling does (reason ``project closed: <reason>``)."""
+    return _with_etag(await service.close(uow, principal, project_id, _reason(data), if_match, now))
 
 
 ROUTES = [

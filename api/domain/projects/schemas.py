@@ -86,6 +86,24 @@ class ReasonBody(msgspec.Struct, forbid_unknown_fields=True):
     reason: Reason | None = None
 
 
+class LaunchIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Optional: the staff's explicit waiver for a project without acceptance criteria (send ``{}`` or
+    no body otherwise)."""
+
+    without_criteria_reason: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                max_length=2000,
+                description="Launch although the project has no acceptance criteria, for this reason "
+                "(refused with 422 when the project has criteria: they are judged instead)",
+                examples=["The client accepts the system on its monitoring dashboards alone"],
+            ),
+        ]
+        | None
+    ) = None
+
+
 class Architecture(msgspec.Struct):
     document_url: str
     summary: ArchitectureSummary
@@ -141,6 +159,13 @@ class Project(msgspec.Struct):
     handover: Handover | None
     launched_at: datetime | None
     support_ends_at: datetime | None
+    criteria_waiver_reason: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="Why staff launched the project without acceptance criteria (the launch's "
+            "``without_criteria_reason``); null when it launched on its criteria"
+        ),
+    ]
     closed_at: datetime | None
     cancelled_at: datetime | None
     milestones: list[Milestone]
@@ -200,8 +225,12 @@ class StatusAcceptance(msgspec.Struct):
 
 
 class AwaitingDecision(msgspec.Struct):
+    """An assessed change request awaiting the client: ``assessment_revision`` is the revision
+    ``POST /v1/change-requests/{id}/approve`` names."""
+
     id: UUID
     title: str
+    assessment_revision: int
     price_impact: Money
     timeline_impact_days: int
     decision_due_at: datetime | None
@@ -225,12 +254,26 @@ class StatusSupport(msgspec.Struct):
     first_response: FirstResponse
 
 
+class PendingQuote(msgspec.Struct):
+    """The sent quote revision awaiting the client's acceptance (``POST /v1/quotes/{id}/accept``)."""
+
+    id: UUID
+    revision: int
+    total: Money
+    valid_until: date
+    delivery_date: date
+    sent_at: datetime
+
+
 class ProjectStatus(msgspec.Struct):
-    """Where the project stands, in one document."""
+    """Where the project stands, in one document. ``quote_awaiting_acceptance`` is the sent quote
+    revision the client can accept or decline (null when none: none sent yet, or decided, expired,
+    withdrawn). The ``launch`` milestone is planned on the contract's current delivery date."""
 
     project: StatusProject
     client: StatusClient
     contract: StatusContract
+    quote_awaiting_acceptance: PendingQuote | None
     milestones: list[Milestone]
     acceptance: StatusAcceptance
     change_requests: StatusChangeRequests

@@ -19,20 +19,37 @@ Rules:
   acceptance criteria freeze at that instant (``scope_frozen_at``).
 - The handover package (source repository, deployment scripts, monitoring, runbook: http(s) URLs) moves
   delivery → acceptance.
-- Launch moves acceptance → support when every guard in ``LAUNCH_GUARDS`` passes (the acceptance
-  criteria capability adds "every criterion is met or waived"); ``launched_at`` is set and the support
-  window lasts 30 days: ``support_ends_at`` is the same local time of day 30 days later in the shop's
-  zone (the zone recorded when discovery started), so a daylight-saving change does not move it.
+- Launch moves acceptance → support when every guard in ``LAUNCH_GUARDS`` passes: the acceptance
+  criteria capability adds "at least one criterion, and every criterion met or waived" (a project
+  without criteria launches only with the staff's explicit ``without_criteria_reason``, kept on the
+  project as ``criteria_waiver_reason``); the change-request capability adds "every approved change
+  is done". ``launched_at`` is set and the support window lasts 30 days: ``support_ends_at`` is the
+  same local time of day 30 days later in the shop's zone (the zone recorded when discovery started),
+  so a daylight-saving change does not move it.
   Putting a project on hold does not extend the window; a project resumed after its window ended is
   closed by the next worker run.
 - ``hold`` (reason required) from any phase from proposal to support; ``resume`` goes back to the phase
-  the project left. SLA timers keep running while a project is on hold.
-- ``cancel`` (reason required) from any phase but closed and cancelled; a running architecture_review
-  timer is cancelled with it.
+  the project left. Holding pauses every running SLA timer of the project, each in its own unit
+  (business or clock time), and records the hold (``project_holds``) with the timers it paused;
+  resuming resumes those timers (their due times move by the time held, in their unit) and moves the
+  contract's delivery date by the business days held: the working time between hold and resume on
+  the shop's calendar, in business days, rounded up (a hold that covers no working time moves
+  nothing). The move is a ``hold`` amendment of the contract ledger, made only while the delivery is
+  still ahead (the project was held in discovery, architecture_review or delivery, and has a
+  contract); each hook in ``ON_RESUME`` makes it. Timers started while the project is on hold run:
+  the step that started them is work on the project.
+- **Ending** a project (``cancel``, ``close`` and the worker's close) ends everything that hangs on it
+  in the same transaction, each with the reason ``project cancelled: <reason>`` / ``project closed:
+  <reason>``: every hook in ``ON_END`` runs (change requests: open ones withdrawn, approved ones whose
+  work is not done cancelled; quotes: a sent revision withdrawn), then every SLA timer of the project
+  still open is cancelled (an overdue one stays breached), and an open hold ends. The project's event
+  says what ended (``data.ended``).
+- ``cancel`` (reason required) from any phase but closed and cancelled.
 - ``close``: staff may close a project early, from ``support`` only, with a reason; a worker closes
   projects whose support window has ended (reason ``support window ended``, no actor).
-- A refused transition is a 409 whose ``rule`` names the guard (``phase-transition``,
-  ``criteria-not-met``); a missing or blank reason is a 422 with rule ``reason-required``.
+- A refused transition is a 409 whose ``rule`` names the guard (``phase-transition``, or the launch
+  guards' ``criteria-not-met``, ``no-acceptance-criteria``, ``changes-not-done``); a missing or blank
+  reason is a 422 with rule ``reason-required``.
 - Every transition locks the project row (``FOR UPDATE``), honours ``If-Match`` (412 when stale), bumps
   ``version``, appends to the phase history and emits its domain event in the same transaction.
 - A client key sees only its own organisation's projects; anything else is 404.
@@ -40,9 +57,10 @@ Rules:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal, NamedTuple
 from urllib.parse import urlsplit
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -57,6 +75,7 @@ from api.domain.projects.schemas import (
     ArchitectureSubmit,
     HandoverPackage,
     HistoryEvent,
+    LaunchIn,
     Project,
     ProjectCreate,
 )
@@ -76,14 +95,71 @@ HOLDABLE = ("proposal", "discovery", "architecture_review", "delivery", "accepta
 #: Phases a project may be cancelled from.
 CANCELLABLE = (*HOLDABLE, "on_hold")
 
-LaunchGuard = Callable[[Conn, UUID], Awaitable[str | None]]
+#: Phases whose delivery is still ahead: a hold in them moves the contract's delivery date.
+BEFORE_DELIVERY = ("discovery", "architecture_review", "delivery")
+
+
+class Blocker(NamedTuple):
+    """What blocks a launch: the rule it breaks and a sentence naming what to do."""
+
+    rule: str
+    detail: str
+
+
+LaunchGuard = Callable[[Conn, UUID, LaunchIn], Awaitable[Blocker | None]]
 
 #: Checks run before a launch, in order, inside the launching transaction with the project row locked.
-#: Each returns None when the project may launch, else a sentence saying what blocks it. Any blocker
-#: refuses the launch with 409 ``criteria-not-met`` (the domain's launch guard); the sentences are in
-#: ``extra.blockers``. A guard may instead raise its own ``Conflict`` to name another rule.
-#: Capabilities append their guard at import of their own service module.
+#: Each returns None when the project may launch, else a :class:`Blocker`. Any blocker refuses the
+#: launch with a 409 whose ``rule`` is the first blocker's; every blocker's sentence is in
+#: ``extra.blockers`` and its rule in ``extra.rules``. A guard may raise an error of its own (a 422 about
+#: the launch body). Capabilities append their guard at import of their own service module.
 LAUNCH_GUARDS: list[LaunchGuard] = []
+
+Ending = Literal["cancelled", "closed"]
+
+
+class Ended(NamedTuple):
+    """A project being ended: how, why (the text every ended thing records), by whom, when."""
+
+    project: ProjectRef
+    how: Ending
+    reason: str
+    actor: Principal | None
+    at: datetime
+
+
+#: Called in order, in the transaction that ends a project, with the project row locked; each ends what
+#: its capability hangs on the project and returns what it ended (merged into ``data.ended`` of the
+#: project's event, e.g. ``{"change_requests_withdrawn": [...]}``). Capabilities append their hook at
+#: import of their own service module.
+EndHook = Callable[[UnitOfWork, Ended], Awaitable[dict[str, Any]]]
+ON_END: list[EndHook] = []
+
+
+class Resumed(NamedTuple):
+    """A hold that ends with a resume: the business days it held the delivery back."""
+
+    project: ProjectRef
+    from_phase: str
+    held_at: datetime
+    reason: str
+    business_days: int
+    actor: Principal | None
+    at: datetime
+
+
+class DateMove(NamedTuple):
+    """What a resume hook did with the contract: the amendment appended and the new delivery date."""
+
+    amendment_number: int
+    delivery_date: date
+
+
+#: Called in order when a project resumes after a hold that held the delivery back by at least one
+#: business day in a phase before the handover; a hook returns the contract amendment it made, or None
+#: (no contract). The contracts capability appends its hook at import of its own service module.
+ResumeHook = Callable[[UnitOfWork, Resumed], Awaitable[DateMove | None]]
+ON_RESUME: list[ResumeHook] = []
 
 
 async def _calendar(uow: UnitOfWork) -> BusinessCalendar:
@@ -278,7 +354,12 @@ async def _moved(
         actor_role=actor.role if actor else None,
         at=at or now,
     )
-    body: dict[str, Any] = {"from": ref.phase, "to": to_phase}
+    body: dict[str, Any] = {
+        "from": ref.phase,
+        "to": to_phase,
+        "project_name": ref.name,
+        "client_name": ref.client_name,
+    }
     if reason is not None:
         body["reason"] = reason
     await _event(uow, event_type, ref.id, ref.client_id, {**body, **(data or {})}, now, actor)
@@ -350,7 +431,7 @@ async def submit_architecture(
             "project.architecture_submitted",
             ref.id,
             ref.client_id,
-            {**details, "resubmitted": True},
+            {**details, "resubmitted": True, "project_name": ref.name, "client_name": ref.client_name},
             now,
             actor,
         )
@@ -409,28 +490,39 @@ def support_window_end(launched_at: datetime, time_zone: str | None) -> datetime
     return (launched_at.astimezone(zone) + SUPPORT_WINDOW).astimezone(UTC)
 
 
-async def launch_blockers(conn: Conn, project_id: UUID) -> list[str]:
+async def launch_blockers(conn: Conn, project_id: UUID, data: LaunchIn | None = None) -> list[Blocker]:
     """What every registered launch guard says blocks the launch (empty: it may launch)."""
+    request = data or LaunchIn()
     blockers = []
     for guard in LAUNCH_GUARDS:
-        found = await guard(conn, project_id)
+        found = await guard(conn, project_id, request)
         if found is not None:
             blockers.append(found)
     return blockers
 
 
 async def launch(
-    uow: UnitOfWork, actor: Principal, project_id: UUID, if_match: str | None, now: datetime
+    uow: UnitOfWork,
+    actor: Principal,
+    project_id: UUID,
+    data: LaunchIn,
+    if_match: str | None,
+    now: datetime,
 ) -> Project:
     """acceptance → support when every launch guard passes; the 30-day support window starts."""
+    waiver = (data.without_criteria_reason or "").strip() or None
+    if data.without_criteria_reason is not None and waiver is None:
+        raise invalid("/without_criteria_reason", "must not be blank")
     ref = await _lock(uow, actor, project_id, if_match, "launch", ("acceptance",))
-    blockers = await launch_blockers(uow.conn, project_id)
+    blockers = await launch_blockers(uow.conn, project_id, LaunchIn(without_criteria_reason=waiver))
     if blockers:
         raise Conflict(
-            "The project cannot launch yet: " + "; ".join(blockers),
-            rule="criteria-not-met",
-            extra={"blockers": blockers},
+            "The project cannot launch yet: " + "; ".join(b.detail for b in blockers),
+            rule=blockers[0].rule,
+            extra={"blockers": [b.detail for b in blockers], "rules": [b.rule for b in blockers]},
         )
+    if waiver is not None:
+        await queries.set_criteria_waiver(uow.conn, project_id, reason=waiver, by=actor.key_id)
     support_ends_at = support_window_end(now, ref.time_zone)
     await queries.launch(uow.conn, project_id, now=now, support_ends_at=support_ends_at)
     return await _moved(
@@ -440,7 +532,11 @@ async def launch(
         event_type="project.launched",
         actor=actor,
         now=now,
-        data={"launched_at": now.isoformat(), "support_ends_at": support_ends_at.isoformat()},
+        data={
+            "launched_at": now.isoformat(),
+            "support_ends_at": support_ends_at.isoformat(),
+            "criteria_waiver_reason": waiver,
+        },
     )
 
 
@@ -452,11 +548,41 @@ async def hold(
     if_match: str | None,
     now: datetime,
 ) -> Project:
-    """Put the project on hold from any phase from proposal to support; it remembers where it was."""
+    """Put the project on hold from any phase from proposal to support; it remembers where it was and
+    pauses its running timers."""
     why = _reason(reason)
     ref = await _lock(uow, actor, project_id, if_match, "put on hold", HOLDABLE)
     await queries.set_phase(uow.conn, project_id, phase="on_hold", resume_phase=ref.phase, now=now)
-    return await _moved(uow, ref, "on_hold", event_type="project.on_hold", actor=actor, now=now, reason=why)
+    paused = await timers.pause_all_of_project(uow, project_id=project_id, at=now)
+    await queries.insert_hold(
+        uow.conn,
+        project_id,
+        from_phase=ref.phase,
+        reason=why,
+        held_at=now,
+        held_by_key_id=actor.key_id,
+        paused_timer_ids=[t.id for t in paused],
+    )
+    return await _moved(
+        uow,
+        ref,
+        "on_hold",
+        event_type="project.on_hold",
+        actor=actor,
+        now=now,
+        reason=why,
+        data={"timers_paused": [str(t.id) for t in paused]},
+    )
+
+
+def business_days_held(calendar: BusinessCalendar, held_at: datetime, resumed_at: datetime) -> int:
+    """The working time between ``held_at`` and ``resumed_at`` in business days, rounded up."""
+    if resumed_at <= held_at:
+        return 0
+    elapsed = calendar.elapsed(held_at, resumed_at)
+    if elapsed <= timedelta(0):
+        return 0
+    return math.ceil(elapsed / calendar.business_day)
 
 
 async def resume(
@@ -467,14 +593,75 @@ async def resume(
     if_match: str | None,
     now: datetime,
 ) -> Project:
-    """on_hold → the phase the project was put on hold from. A reason is optional."""
+    """on_hold → the phase the project was put on hold from. A reason is optional. The timers the hold
+    paused resume; the delivery date moves by the business days held (see the module's rules)."""
     why = (reason or "").strip() or None
     ref = await _lock(uow, actor, project_id, if_match, "resume", ("on_hold",))
     assert ref.resume_phase is not None  # the table's check: on_hold always remembers its phase
+    held = await queries.open_hold(uow.conn, project_id)
+    held_at = held.held_at if held else ref.phase_since
+    resumed = await timers.resume_of_project(
+        uow, project_id=project_id, timer_ids=held.paused_timer_ids if held else [], at=now
+    )
+    calendar = await _calendar(uow)
+    days = business_days_held(calendar, held_at, now)
+    moved: DateMove | None = None
+    if days > 0 and ref.resume_phase in BEFORE_DELIVERY:
+        facts = Resumed(
+            project=ref,
+            from_phase=ref.resume_phase,
+            held_at=held_at,
+            reason=held.reason if held else "on hold",
+            business_days=days,
+            actor=actor,
+            at=now,
+        )
+        for hook in ON_RESUME:
+            moved = moved or await hook(uow, facts)
+    if held is not None:
+        await queries.end_hold(
+            uow.conn,
+            held.id,
+            at=now,
+            outcome="resumed",
+            business_days_held=days,
+            amendment_number=moved.amendment_number if moved else None,
+        )
     await queries.set_phase(uow.conn, project_id, phase=ref.resume_phase, resume_phase=None, now=now)
     return await _moved(
-        uow, ref, ref.resume_phase, event_type="project.resumed", actor=actor, now=now, reason=why
+        uow,
+        ref,
+        ref.resume_phase,
+        event_type="project.resumed",
+        actor=actor,
+        now=now,
+        reason=why,
+        data={
+            "held_at": held_at.isoformat(),
+            "business_days_held": days,
+            "timers_resumed": [str(t.id) for t in resumed],
+            "amendment_number": moved.amendment_number if moved else None,
+            "current_delivery_date": moved.delivery_date.isoformat() if moved else None,
+        },
     )
+
+
+async def _end(
+    uow: UnitOfWork, ref: ProjectRef, *, how: Ending, why: str, actor: Principal | None, now: datetime
+) -> dict[str, Any]:
+    """End everything that hangs on the project (see the module's rules); returns what ended."""
+    facts = Ended(project=ref, how=how, reason=f"project {how}: {why}", actor=actor, at=now)
+    ended: dict[str, Any] = {}
+    for hook in ON_END:
+        ended.update(await hook(uow, facts))
+    cancelled = await timers.cancel_all_of_project(uow, project_id=ref.id, at=now, reason=facts.reason)
+    ended["timers_cancelled"] = [str(t.id) for t in cancelled]
+    held = await queries.open_hold(uow.conn, ref.id)
+    if held is not None:
+        await queries.end_hold(
+            uow.conn, held.id, at=now, outcome="ended", business_days_held=None, amendment_number=None
+        )
+    return ended
 
 
 async def cancel(
@@ -485,16 +672,20 @@ async def cancel(
     if_match: str | None,
     now: datetime,
 ) -> Project:
-    """Cancel from any phase but closed and cancelled; a running architecture_review timer is cancelled."""
+    """Cancel from any phase but closed and cancelled; everything that hangs on the project ends."""
     why = _reason(reason)
     ref = await _lock(uow, actor, project_id, if_match, "cancel", CANCELLABLE)
+    ended = await _end(uow, ref, how="cancelled", why=why, actor=actor, now=now)
     await queries.set_phase(uow.conn, project_id, phase="cancelled", resume_phase=None, now=now)
-    if "discovery" in (ref.phase, ref.resume_phase):
-        await timers.cancel(
-            uow, kind="architecture_review", subject_id=project_id, at=now, reason=f"project cancelled: {why}"
-        )
     return await _moved(
-        uow, ref, "cancelled", event_type="project.cancelled", actor=actor, now=now, reason=why
+        uow,
+        ref,
+        "cancelled",
+        event_type="project.cancelled",
+        actor=actor,
+        now=now,
+        reason=why,
+        data={"ended": ended},
     )
 
 
@@ -515,10 +706,12 @@ async def close(
 async def _close(
     uow: UnitOfWork, ref: ProjectRef, *, actor: Principal | None, reason: str, now: datetime, early: bool
 ) -> Project:
+    ended = await _end(uow, ref, how="closed", why=reason, actor=actor, now=now)
     await queries.set_phase(uow.conn, ref.id, phase="closed", resume_phase=None, now=now)
     data = {
         "early": early,
         "support_ends_at": ref.support_ends_at.isoformat() if ref.support_ends_at else None,
+        "ended": ended,
     }
     return await _moved(
         uow, ref, "closed", event_type="project.closed", actor=actor, now=now, reason=reason, data=data

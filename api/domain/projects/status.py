@@ -20,6 +20,7 @@ slot                   placeholder → filled by
 ``acceptance``         zeros → acceptance criteria (0007)
 ``change_requests``    ``{"open": 0, "awaiting_client_decision": []}`` → change requests (0008)
 ``support``            the window from the project, counts 0 → support (0009)
+``quote``              ``null``: the sent quote revision awaiting the client's acceptance → quotes
 ``delivery_due_on``    ``NULL::date`` (a ``date``, not json): the current delivery date shown as the
                        ``delivery`` milestone → quotes/contract (0006)
 =====================  ==========================================================================
@@ -62,6 +63,7 @@ _PLACEHOLDERS: dict[str, str] = {
         'open_requests', 0,
         'first_response', json_build_object('met', 0, 'breached', 0, 'met_ratio', NULL))""",
     "delivery_due_on": "NULL::date",
+    "quote": "NULL::json",
 }
 
 _parts: dict[str, str] = dict(_PLACEHOLDERS)
@@ -104,7 +106,8 @@ def milestones_sql(now: str) -> str:
       document is first submitted (discovery's deliverable).
     - ``architecture_review``: the review day is that same 5th day; done when the client signs off.
     - ``delivery``: due on the contract's current delivery date; done when the handover is recorded.
-    - ``launch``: no planned date of its own; done at launch.
+    - ``launch``: planned on the contract's current delivery date (the date the client was promised the
+      system; no separate launch date is agreed), so it moves with the delivery; done at launch.
     - ``support_end``: due when the 30-day support window ends; done when the project closes.
     A milestone not done is ``cancelled`` on a cancelled project, ``unscheduled`` without a date,
     ``overdue`` once its due instant (or, for a date alone, its date in the shop's zone) has passed,
@@ -130,9 +133,7 @@ def milestones_sql(now: str) -> str:
         _milestone(
             "delivery", due_on="md.delivery_due_on", due_at=None, done_at="p.handover_recorded_at", now=now
         ),
-        _milestone(
-            "launch", due_on="NULL::date", due_at="NULL::timestamptz", done_at="p.launched_at", now=now
-        ),
+        _milestone("launch", due_on="md.delivery_due_on", due_at=None, done_at="p.launched_at", now=now),
         _milestone(
             "support_end", due_on=support_on, due_at="p.support_ends_at", done_at="p.closed_at", now=now
         ),
@@ -156,6 +157,7 @@ def statement() -> str:
                                      'phase', p.phase, 'phase_since', rfc3339(p.phase_since)),
         'client', json_build_object('id', c.id, 'name', c.name),
         'contract', {_parts["contract"]},
+        'quote_awaiting_acceptance', {_parts["quote"]},
         'milestones', {milestones_sql("$2::timestamptz")},
         'acceptance', {_parts["acceptance"]},
         'change_requests', {_parts["change_requests"]},

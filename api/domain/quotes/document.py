@@ -8,7 +8,8 @@ Rules:
 - **Blended hourly rate** = total ÷ total hours (every line's hours, the free discovery and support lines
   included), in minor units per hour rounded half-even; none when the quote has no hours.
 - **In band** when ``low <= rate <= high``, the band given in whole units of the quote's currency per hour
-  (``RATE_BAND_LOW``/``RATE_BAND_HIGH``); none when there is no rate. It informs and never blocks.
+  (``RATE_BANDS``, one band per currency); none when there is no rate or no band for the currency. It
+  informs and never blocks.
 - **Canonical document**: the revision as the client sees it, encoded as UTF-8 JSON with sorted keys and
   no whitespace; money as ``{"amount": "<decimal string>", "currency": ...}``, hours, shares and
   dates as strings, ``sent_at`` in RFC 3339 UTC (``Z``). It carries the ids (quote, project, client),

@@ -9,6 +9,7 @@ import asyncpg
 import msgspec
 
 from api.db import Conn
+from api.domain.projects import status
 from api.domain.quotes.schemas import Instalment, Revision, StoredLine
 
 _COLUMNS = """
@@ -16,9 +17,20 @@ _COLUMNS = """
     q.payment_schedule, q.total_minor, q.total_hours, q.valid_until, q.delivery_date, q.revised_from,
     q.document_sha256, q.sent_at, q.accepted_at, q.accepted_by_name, q.accepted_ip, q.accepted_user_agent,
     q.evidence_sha256, q.declined_at, q.decline_reason, q.expired_at, q.superseded_at, q.superseded_by,
+    q.withdrawn_at, q.withdrawal_reason,
     q.created_at, q.updated_at, q.version
 """
 _SELECT = f"SELECT {_COLUMNS} FROM quotes q JOIN projects p ON p.id = q.project_id"
+
+#: The status document's ``quote_awaiting_acceptance``: the project's sent revision (at most one, index
+#: ``quotes_one_sent``), or null.
+STATUS_QUOTE = """(SELECT json_build_object(
+        'id', q.id, 'revision', q.revision,
+        'total', json_build_object('amount', money_text(q.total_minor, q.minor_digits), 'currency', q.currency),
+        'valid_until', q.valid_until, 'delivery_date', q.delivery_date, 'sent_at', rfc3339(q.sent_at))
+    FROM quotes q WHERE q.project_id = p.id AND q.status = 'sent')"""
+
+status.set_part("quote", STATUS_QUOTE)
 
 
 class Content(msgspec.Struct, frozen=True, kw_only=True):
@@ -256,6 +268,27 @@ async def claim_expired(conn: Conn, *, before: date, limit: int) -> list[UUID]:
         limit,
     )
     return [r["id"] for r in rows]
+
+
+async def sent_of(conn: Conn, project_id: UUID) -> UUID | None:
+    """The project's sent revision (at most one), locked ``FOR UPDATE``."""
+    found: UUID | None = await conn.fetchval(
+        "SELECT id FROM quotes WHERE project_id = $1 AND status = 'sent' FOR UPDATE", project_id
+    )
+    return found
+
+
+async def mark_withdrawn(conn: Conn, quote_id: UUID, *, at: datetime, reason: str) -> None:
+    await conn.execute(
+        """
+        UPDATE quotes SET status = 'withdrawn', withdrawn_at = $2, withdrawal_reason = $3, updated_at = $2,
+                          version = version + 1
+        WHERE id = $1 AND status = 'sent'
+        """,
+        quote_id,
+        at,
+        reason,
+    )
 
 
 async def mark_expired(conn: Conn, quote_id: UUID, *, at: datetime) -> None:

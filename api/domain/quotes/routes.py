@@ -25,7 +25,7 @@ QuoteId = Annotated[UUID, PathParameter(description="The quote revision's id")]
 
 def _quote(state: State, revision: Revision) -> Quote:
     settings: Settings = state.settings
-    return service.present(revision, band_low=settings.rate_band_low, band_high=settings.rate_band_high)
+    return service.present(revision, band=settings.rate_band(revision.currency))
 
 
 def _with_etag(state: State, revision: Revision, status: int = 200) -> Response[Quote]:
@@ -42,7 +42,12 @@ def _with_etag(state: State, revision: Revision, status: int = 200) -> Response[
     summary="Start a new quote revision (a draft)",
 )
 async def create_quote(
-    project_id: ProjectId, data: JSONBody[QuoteIn], uow: Uow, principal: Caller, now: Now, state: State
+    project_id: ProjectId,
+    uow: Uow,
+    principal: Caller,
+    now: Now,
+    state: State,
+    data: JSONBody[QuoteIn | None] = None,
 ) -> Response[Quote]:
     """A new draft revision, numbered after the project's last one (1 for the first). Only while the
     project is in ``proposal`` (409 ``project-not-in-proposal``) and has no other draft (409
@@ -52,6 +57,7 @@ async def create_quote(
     decimal fractions adding up to exactly 1 (422 at ``/payment_schedule``). A draft may be incomplete:
     completeness is checked when it is sent. ``blended_hourly_rate`` = total ÷ hours, half-even to minor
     units; ``rate_within_band`` tells whether it lies in the shop's band and never blocks."""
+    data = data or QuoteIn()
     return _with_etag(state, await service.create(uow, principal, project_id, data, now), 201)
 
 
@@ -106,16 +112,17 @@ async def get_quote_document(quote_id: QuoteId, uow: Uow, principal: Caller) -> 
 @patch("/v1/quotes/{quote_id:uuid}", opt=roles("staff"), tags=TAGS, summary="Change a draft revision")
 async def update_quote(
     quote_id: QuoteId,
-    data: JSONBody[QuotePatch],
     uow: Uow,
     principal: Caller,
     now: Now,
     state: State,
     if_match: IfMatch = None,
+    data: JSONBody[QuotePatch | None] = None,
 ) -> Response[Quote]:
     """Change a draft; a list given replaces the whole list, ``null`` clears a date. The same rules as
     creating apply. A revision that is no longer a draft never changes: 409 ``quote-immutable``. Send
     ``If-Match`` to avoid lost updates (412 when stale)."""
+    data = data or QuotePatch()
     return _with_etag(state, await service.update(uow, principal, quote_id, data, if_match, now))
 
 
@@ -201,15 +208,16 @@ async def accept_quote(
 )
 async def decline_quote(
     quote_id: QuoteId,
-    data: JSONBody[DeclineIn],
     uow: Uow,
     principal: Caller,
     now: Now,
     state: State,
     if_match: IfMatch = None,
+    data: JSONBody[DeclineIn | None] = None,
 ) -> Response[Quote]:
     """The client declines a ``sent`` revision, optionally saying why (staff: 403). The same 409s as
     accepting apply. Staff are notified; they may start a new revision."""
+    data = data or DeclineIn()
     return _with_etag(
         state, await service.decline(uow, principal, quote_id, data, if_match=if_match, now=now)
     )

@@ -11,7 +11,7 @@ from litestar.openapi.spec import OpenAPIType, Schema
 from api.kit.money import Money
 
 QuotePhase = Literal["discovery", "architecture_review", "delivery", "acceptance", "support"]
-QuoteStatus = Literal["draft", "sent", "accepted", "declined", "expired", "superseded"]
+QuoteStatus = Literal["draft", "sent", "accepted", "declined", "expired", "superseded", "withdrawn"]
 
 #: Most lines one revision may have (a 10,000-line quote still fits in a 1 MiB body).
 MAX_LINES = 10_000
@@ -162,6 +162,8 @@ class Revision(msgspec.Struct, frozen=True, kw_only=True):
     expired_at: datetime | None
     superseded_at: datetime | None
     superseded_by: UUID | None
+    withdrawn_at: datetime | None
+    withdrawal_reason: str | None
     created_at: datetime
     updated_at: datetime
     version: int
@@ -183,7 +185,7 @@ class PaymentInstalment(msgspec.Struct):
 
 
 class RateBand(msgspec.Struct):
-    """The shop's band for the blended hourly rate, per hour in the quote's currency."""
+    """The shop's band for the blended hourly rate, per hour in the quote's currency (``RATE_BANDS``)."""
 
     low: Money
     high: Money
@@ -201,7 +203,12 @@ class Evidence(msgspec.Struct):
 
 
 class Quote(msgspec.Struct):
-    """One quote revision with its totals; money as decimal strings."""
+    """One quote revision with its totals; money as decimal strings.
+
+    ``status``: ``draft`` → ``sent`` → ``accepted`` | ``declined`` | ``expired``; ``superseded`` when a
+    newer revision was sent; ``withdrawn`` when the shop took a sent revision back because its project
+    was cancelled (``withdrawn_at``, ``withdrawal_reason``). ``rate_band`` and ``rate_within_band`` are
+    null when the shop has no blended-rate band for the currency (``RATE_BANDS``)."""
 
     id: UUID
     project_id: UUID
@@ -219,7 +226,7 @@ class Quote(msgspec.Struct):
     total_hours: Annotated[str, msgspec.Meta(examples=["320.00"])]
     blended_hourly_rate: Money | None
     rate_within_band: bool | None
-    rate_band: RateBand
+    rate_band: RateBand | None
     document_sha256: Sha256 | None
     revised_from: UUID | None
     sent_at: datetime | None
@@ -230,6 +237,8 @@ class Quote(msgspec.Struct):
     expired_at: datetime | None
     superseded_at: datetime | None
     superseded_by: UUID | None
+    withdrawn_at: datetime | None
+    withdrawal_reason: str | None
     created_at: datetime
     updated_at: datetime
     version: int

@@ -36,6 +36,10 @@ Rules:
 - Events: ``quote.created`` and ``quote.updated`` (drafts: not attached to the project, so clients'
   project history never shows drafts), ``quote.sent``, ``quote.superseded``, ``quote.accepted``,
   ``quote.declined``, ``quote.expired``; each in the transaction of its change.
+- A project that ends (cancelled; a closed project has none) takes its sent revision back: it becomes
+  ``withdrawn`` with the project's reason (``withdraw_for_ended_project``, registered in
+  ``api.domain.projects.service.ON_END``) and ``quote.withdrawn`` is emitted; accepting or declining it
+  then is a 409 ``quote-not-open``.
 - Expiry: a worker marks ``expired`` every sent revision whose ``valid_until`` lies before today in the
   shop's zone and emits ``quote.expired``; the status is the guard, so a rerun expires nothing twice.
 """
@@ -189,8 +193,19 @@ def _patched(current: Revision, data: QuotePatch) -> Content:
 # --- reading -------------------------------------------------------------------------------------
 
 
-def present(revision: Revision, *, band_low: int, band_high: int) -> Quote:
-    """The wire form of a revision, with its blended rate, band flag and verified evidence."""
+def rate_band(currency: str, band: tuple[int, int] | None) -> RateBand | None:
+    """The band (whole units per hour) as money in ``currency``; None when the shop has no band for it."""
+    if band is None:
+        return None
+    scale = 10 ** minor_digits(currency)
+    return RateBand(low=to_wire(band[0] * scale, currency), high=to_wire(band[1] * scale, currency))
+
+
+def present(revision: Revision, *, band: tuple[int, int] | None) -> Quote:
+    """The wire form of a revision, with its blended rate, band flag and verified evidence.
+
+    ``band`` is the shop's blended-rate band for the revision's currency (``RATE_BANDS``); without one
+    ``rate_band`` and ``rate_within_band`` are null."""
     currency = revision.currency
     rate = document.blended_rate_minor(revision.total_minor, revision.total_hours)
     evidence = None
@@ -229,11 +244,8 @@ def present(revision: Revision, *, band_low: int, band_high: int) -> Quote:
         total=to_wire(revision.total_minor, currency),
         total_hours=str(revision.total_hours.quantize(Decimal("0.01"))),
         blended_hourly_rate=None if rate is None else to_wire(rate, currency),
-        rate_within_band=document.within_band(rate, currency, band_low, band_high),
-        rate_band=RateBand(
-            low=to_wire(band_low * 10 ** minor_digits(currency), currency),
-            high=to_wire(band_high * 10 ** minor_digits(currency), currency),
-        ),
+        rate_within_band=None if band is None else document.within_band(rate, currency, *band),
+        rate_band=rate_band(currency, band),
         document_sha256=revision.document_sha256,
         revised_from=revision.revised_from,
         sent_at=revision.sent_at,
@@ -244,6 +256,8 @@ def present(revision: Revision, *, band_low: int, band_high: int) -> Quote:
         expired_at=revision.expired_at,
         superseded_at=revision.superseded_at,
         superseded_by=revision.superseded_by,
+        withdrawn_at=revision.withdrawn_at,
+        withdrawal_reason=revision.withdrawal_reason,
         created_at=revision.created_at,
         updated_at=revision.updated_at,
         version=revision.version,
@@ -697,6 +711,37 @@ async def decline(
     result = await queries.get(uow.conn, quote_id)
     assert result is not None
     return result
+
+
+async def withdraw_for_ended_project(uow: UnitOfWork, ended: projects.Ended) -> dict[str, Any]:
+    """``ON_END`` hook: the project's sent revision, if any, becomes ``withdrawn`` with the reason."""
+    quote_id = await queries.sent_of(uow.conn, ended.project.id)
+    if quote_id is None:
+        return {}
+    revision = await queries.get(uow.conn, quote_id)
+    assert revision is not None
+    await queries.mark_withdrawn(uow.conn, quote_id, at=ended.at, reason=ended.reason)
+    names = await queries.names(uow.conn, revision.project_id)
+    await _event(
+        uow,
+        "quote.withdrawn",
+        quote_id,
+        revision,
+        {
+            "project_name": names.project_name,
+            "client_name": names.client_name,
+            "revision": revision.revision,
+            "reason": ended.reason,
+            "total": _money(revision.total_minor, revision.currency),
+        },
+        ended.at,
+        ended.actor,
+    )
+    return {"quotes_withdrawn": [str(quote_id)]}
+
+
+if withdraw_for_ended_project not in projects.ON_END:
+    projects.ON_END.append(withdraw_for_ended_project)
 
 
 async def expire_due(uow: UnitOfWork, *, now: datetime, limit: int = 100) -> list[UUID]:

@@ -337,6 +337,22 @@ async def open_timer(
     return None if row is None else _timer(row)
 
 
+async def open_of_project(conn: Conn, project_id: UUID, *, ids: list[UUID] | None = None) -> list[Timer]:
+    """The project's timers that have been neither met nor cancelled, oldest first; ``ids`` narrows
+    them to those timers (index ``sla_timers_project``)."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {COLUMNS} FROM sla_timers
+        WHERE project_id = $1 AND met_at IS NULL AND cancelled_at IS NULL
+          AND ($2::uuid[] IS NULL OR id = ANY ($2::uuid[]))
+        ORDER BY started_at, id
+        """,
+        project_id,
+        ids,
+    )
+    return [_timer(r) for r in rows]
+
+
 async def for_subject(conn: Conn, kind: TimerKind, subject_id: UUID) -> Timer | None:
     """The subject's open timer of ``kind``, else the one started last."""
     row = await conn.fetchrow(

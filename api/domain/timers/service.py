@@ -26,6 +26,11 @@ Rules:
   ``paused_total``, and due and warning times are recomputed from the start (a warning time reached
   before the pause, fired or not, is kept). A pause of 5 clock hours moves a clock timer by 5 hours; a
   pause over a night moves a business timer only by the working time it covered.
+- A project's timers (those started with its ``project_id``) can be acted on together:
+  ``cancel_all_of_project`` (the project ended), ``pause_all_of_project`` (it went on hold: only running
+  timers pause, and the ones paused are returned so that the hold can remember them) and
+  ``resume_of_project`` (the hold ended: only the timers named, and only if they are still paused).
+  Each timer is changed exactly as the single-timer call would, with its log entry and event.
 - Every change appends to the timer's log and emits its event (``sla.met``, ``sla.paused``,
   ``sla.resumed``, ``sla.cancelled``, ``sla.breached``) in the caller's transaction.
 - Every change takes a share lock of the calendar row before it locks a timer (the order a calendar
@@ -87,11 +92,14 @@ __all__ = [
     "Timer",
     "TimerKind",
     "cancel",
+    "cancel_all_of_project",
     "due_dates",
     "get_for_subject",
     "meet",
     "pause",
+    "pause_all_of_project",
     "resume",
+    "resume_of_project",
     "start",
     "start_and_emit",
 ]
@@ -455,6 +463,49 @@ async def cancel(
     cancelled = await queries.mark_cancelled(uow.conn, timer.id, at=at, reason=reason, now=at)
     await _emit(uow, events.SLA_CANCELLED, cancelled, at, cancelled_at=at, reason=reason)
     return cancelled
+
+
+async def cancel_all_of_project(
+    uow: UnitOfWork, *, project_id: UUID, at: datetime, reason: str
+) -> list[Timer]:
+    """Cancel every open timer of the project (running, paused, or breached and not yet stopped), each
+    as :func:`cancel` does; returns them as cancelled."""
+    cancelled = []
+    for timer in await queries.open_of_project(uow.conn, project_id):
+        found = await cancel(uow, kind=timer.kind, subject_id=timer.subject_id, at=at, reason=reason)
+        if found is not None:
+            cancelled.append(found)
+    return cancelled
+
+
+async def pause_all_of_project(uow: UnitOfWork, *, project_id: UUID, at: datetime) -> list[Timer]:
+    """Pause every running timer of the project at ``at`` (as :func:`pause` does, each in its own unit);
+    returns those it paused. Paused and breached timers are left as they are."""
+    paused = []
+    for timer in await queries.open_of_project(uow.conn, project_id):
+        if timer.state != "running":
+            continue
+        found = await pause(uow, kind=timer.kind, subject_id=timer.subject_id, at=at)
+        if found is not None and found.state == "paused" and found.id == timer.id:
+            paused.append(found)
+    return paused
+
+
+async def resume_of_project(
+    uow: UnitOfWork, *, project_id: UUID, timer_ids: list[UUID], at: datetime
+) -> list[Timer]:
+    """Resume the project's timers named in ``timer_ids`` that are still open and paused (as
+    :func:`resume` does: due and warning times move by the paused span in the timer's unit)."""
+    resumed: list[Timer] = []
+    if not timer_ids:
+        return resumed
+    for timer in await queries.open_of_project(uow.conn, project_id, ids=timer_ids):
+        if timer.state != "paused":
+            continue
+        found = await resume(uow, kind=timer.kind, subject_id=timer.subject_id, at=at)
+        if found is not None:
+            resumed.append(found)
+    return resumed
 
 
 async def get_for_subject(conn: Conn, *, kind: TimerKind, subject_id: UUID) -> Timer | None:
