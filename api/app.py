@@ -39,7 +39,7 @@ from api.kit.http import DEPENDENCIES, ApiRequest, capture_response, request_con
 from api.kit.jobs import JobSender, close_redis, create_redis
 from api.kit.observability import AccessLog, Metrics, observe
 from api.kit.ratelimit import RateLimiter
-from api.openapi_doc import document_problems
+from api.openapi_doc import document_optional_bodies, document_problems
 from api.settings import Settings
 
 API_DESCRIPTION = """
@@ -234,4 +234,5 @@ def create_app(
         debug=False,
     )
     document_problems(app)
+    document_optional_bodies(app)
     return app

@@ -192,7 +192,14 @@ def key_to_pointer(key: str | None, message: str) -> str:
     return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
 
 
+#: What the framework says when a required request body is missing (the ``data`` argument is absent).
+_MISSING_BODY = ("'data'", '"data"')
+BODY_REQUIRED = "a JSON body is required"
+
+
 def _validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Problem]:
+    """422 with one ``{pointer, detail}`` per problem. A missing body is one problem at the empty
+    pointer (the whole document, RFC 6901): "a JSON body is required"."""
     errors: list[FieldError] = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if not isinstance(item, dict):
@@ -201,9 +208,19 @@ def _validation(request: Request[Any, Any, Any], exc: ValidationException) -> Re
         source = item.get("source")
         key = item.get("key")
         source = getattr(source, "value", source)
+        if message in _MISSING_BODY and key in (None, "data") and source in (None, "body"):
+            errors.append(FieldError(pointer="", detail=BODY_REQUIRED))
+            continue
         pointer = key_to_pointer(key, message) if source in (None, "body") else f"{source}:{key}"
         errors.append(FieldError(pointer=pointer, detail=message))
-    detail = "; ".join(f"{e.pointer or '/'}: {e.detail}" for e in errors) or "The request is not valid"
+    detail = (
+        "; ".join(
+            e.detail if e.detail == BODY_REQUIRED else f"{e.pointer or '/'}: {e.detail}" for e in errors
+        )
+        or "The request is not valid"
+    )
+    if detail == BODY_REQUIRED:
+        detail = "A JSON body is required."
     return problem_response(
         status=422,
         slug="validation-failed",

@@ -10,7 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Litestar
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Reference, Schema
+from litestar.openapi.spec import (
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Reference,
+    RequestBody,
+    Schema,
+)
 
 PROBLEM_SCHEMA = Schema(
     type=OpenAPIType.OBJECT,
@@ -93,3 +100,29 @@ def document_problems(app: Litestar) -> None:
             for code, description in codes.items():
                 responses.setdefault(code, OpenAPIResponse(description=description, content=problem))
             operation.responses = responses
+
+
+def document_optional_bodies(app: Litestar) -> None:
+    """Mark the bodies of operations whose fields are all optional as not required.
+
+    Such a handler declares its body ``Struct | None``, which the framework documents as a required
+    body of that struct or null. The service reads a missing body as the struct with its defaults, so
+    the document says the body may be left out and shows the struct alone.
+    """
+    for item in (app.openapi_schema.paths or {}).values():
+        for method in ("post", "put", "patch"):
+            operation = getattr(item, method, None)
+            body = getattr(operation, "request_body", None)
+            if not isinstance(body, RequestBody):
+                continue
+            for media in body.content.values():
+                schema = media.schema
+                if not isinstance(schema, Schema) or not schema.one_of:
+                    continue
+                kept = [
+                    s for s in schema.one_of if not (isinstance(s, Schema) and s.type == OpenAPIType.NULL)
+                ]
+                if len(kept) == 1 and len(schema.one_of) == 2:
+                    media.schema = kept[0]
+                    body.required = False
+                    body.description = "Optional: every field has a default; the body may be left out."

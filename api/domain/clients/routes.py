@@ -63,11 +63,12 @@ async def get_client(
 @patch("/v1/clients/{client_id:uuid}", opt=roles("staff"), tags=TAGS, summary="Change a client")
 async def update_client(
     client_id: Annotated[UUID, PathParameter(description="The client's id")],
-    data: JSONBody[ClientPatch],
     uow: Uow,
     principal: Caller,
     now: Now,
     if_match: IfMatch = None,
+    data: JSONBody[ClientPatch | None] = None,
 ) -> Response[Client]:
     """Change name, email domain or the whole contact list. Send ``If-Match`` to avoid lost updates."""
+    data = data or ClientPatch()
     return _with_etag(await service.update(uow, principal, client_id, data, if_match, now))
