@@ -32,6 +32,7 @@ _INQUIRY_COLUMNS = (
     "timeline",
     "consent",
     "locale",
+    "time_zone",
     "quarantine_reason",
     "received_at",
     "replied_at",
@@ -122,6 +123,7 @@ class Ref(msgspec.Struct):
     email: str
     company: str | None
     locale: str
+    time_zone: str | None
     source: Source
     message: str
     quarantine_reason: QuarantineReason | None
@@ -134,8 +136,8 @@ class Ref(msgspec.Struct):
 async def lock(conn: Conn, inquiry_id: UUID) -> Ref | None:
     row = await conn.fetchrow(
         """
-        SELECT id, status, name, email, company, locale, source, message, quarantine_reason, received_at,
-               created_by_key_id, integration_id, version
+        SELECT id, status, name, email, company, locale, time_zone, source, message, quarantine_reason,
+               received_at, created_by_key_id, integration_id, version
         FROM inquiries WHERE id = $1 FOR UPDATE
         """,
         inquiry_id,
@@ -210,6 +212,7 @@ async def insert(
     integration_id: UUID,
     submission: NewSubmission,
     now: datetime,
+    time_zone: str | None = None,
 ) -> UUID | None:
     """Insert the inquiry and its raw submission in one statement; None when an inquiry of the same
     integration with the same (source, external_id) exists (then neither is written).
@@ -221,8 +224,8 @@ async def insert(
         WITH inquiry AS (
             INSERT INTO inquiries (status, name, email, company, phone, message, source, external_id, budget,
                                    timeline, consent, locale, quarantine_reason, received_at,
-                                   created_by_key_id, integration_id, updated_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $22, $14)
+                                   created_by_key_id, integration_id, updated_at, time_zone)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $22, $14, $23)
             ON CONFLICT (integration_id, source, external_id) DO NOTHING
             RETURNING id
         ), submission AS (
@@ -254,6 +257,7 @@ async def insert(
         submission.user_agent,
         submission.origin,
         integration_id,
+        time_zone,
     )
     return inquiry_id
 
@@ -286,7 +290,7 @@ async def submission(conn: Conn, inquiry_id: UUID) -> Submission | None:
 async def replies(conn: Conn, inquiry_id: UUID) -> list[Reply]:
     rows = await conn.fetch(
         """
-        SELECT id, message, send_email, first, replied_by_key_id, replied_at
+        SELECT id, message, channel, send_email, first, replied_by_key_id, replied_at
         FROM inquiry_replies WHERE inquiry_id = $1 ORDER BY replied_at, seq
         """,
         inquiry_id,
@@ -303,11 +307,13 @@ async def insert_reply(
     first: bool,
     replied_by_key_id: UUID,
     now: datetime,
+    channel: str = "email",
 ) -> UUID:
     reply_id: UUID = await conn.fetchval(
         """
-        INSERT INTO inquiry_replies (inquiry_id, message, send_email, first, replied_by_key_id, replied_at)
-        VALUES ($1, $2, $3, $4, $5, $6)
+        INSERT INTO inquiry_replies (inquiry_id, message, send_email, first, replied_by_key_id, replied_at,
+                                     channel)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
         RETURNING id
         """,
         inquiry_id,
@@ -316,6 +322,7 @@ async def insert_reply(
         first,
         replied_by_key_id,
         now,
+        channel,
     )
     return reply_id
 

@@ -193,13 +193,14 @@ async def reply_inquiry(
 )
 async def close_inquiry(
     inquiry_id: InquiryId,
-    data: JSONBody[CloseIn],
     uow: Uow,
     principal: Caller,
     now: Now,
     if_match: IfMatch = None,
+    data: JSONBody[CloseIn | None] = None,
 ) -> Response[InquiryDetail]:
     """Close with a reason; cancels a running reply timer."""
+    data = data or CloseIn()
     return _detail(await service.close(uow, principal, inquiry_id, data, if_match, now))
 
 

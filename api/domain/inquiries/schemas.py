@@ -38,6 +38,11 @@ Message = Annotated[
 ExternalId = Annotated[str, msgspec.Meta(min_length=1, max_length=200, examples=["hubspot-4711"])]
 ShortText = Annotated[str, msgspec.Meta(max_length=200)]
 Locale = Annotated[str, msgspec.Meta(min_length=2, max_length=35, examples=["en", "pl", "en-GB"])]
+TimeZone = Annotated[
+    str,
+    msgspec.Meta(min_length=1, max_length=64, description="An IANA time zone", examples=["Europe/Berlin"]),
+]
+ReplyChannel = Literal["email", "phone", "meeting", "other"]
 Reason = Annotated[str, msgspec.Meta(max_length=2000, examples=["Not a software project"])]
 ProjectName = Annotated[str, msgspec.Meta(min_length=1, max_length=200, examples=["Recommender extraction"])]
 
@@ -49,7 +54,8 @@ class InquiryIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     who has not agreed to it, so an inquiry without consent is refused (422, rule ``consent-required``)
     rather than stored unanswerable. ``website`` is a honeypot: a form leaves it empty (or omits it);
     any other value quarantines the inquiry. ``locale`` (default ``en``) chooses the language and
-    formats of the acknowledgement.
+    formats of the acknowledgement; ``time_zone`` (an IANA zone; default: the shop's calendar zone) the
+    zone its times are shown in. Both carry over to the client contact a conversion creates.
     """
 
     name: Name
@@ -63,6 +69,7 @@ class InquiryIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     budget: Annotated[ShortText, msgspec.Meta(examples=["30-40k EUR"])] | None = None
     timeline: Annotated[ShortText, msgspec.Meta(examples=["Live before Q3"])] | None = None
     locale: Locale | None = None
+    time_zone: TimeZone | None = None
     website: (
         Annotated[str, msgspec.Meta(description="Honeypot: leave empty. Any value quarantines the inquiry.")]
         | None
@@ -118,6 +125,9 @@ class Inquiry(msgspec.Struct, kw_only=True):
     timeline: str | None
     consent: bool
     locale: str
+    time_zone: Annotated[
+        str | None, msgspec.Meta(description="The sender's IANA zone given at intake (null: the shop's)")
+    ]
     quarantine_reason: QuarantineReason | None
     received_at: datetime
     reply_due_at: datetime | None
@@ -137,10 +147,12 @@ class Inquiry(msgspec.Struct, kw_only=True):
 
 
 class Reply(msgspec.Struct):
-    """A reply recorded by staff; ``first`` marks the one that met the reply timer."""
+    """A reply recorded by staff; ``first`` marks the one that met the reply timer; ``channel`` says how
+    it reached the sender."""
 
     id: UUID
     message: str
+    channel: ReplyChannel
     send_email: bool
     first: bool
     replied_by_key_id: UUID | None
@@ -171,11 +183,17 @@ class InquiryDetail(Inquiry, kw_only=True):
 
 
 class ReplyIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """A reply to the inquirer. With ``send_email`` true the message is emailed to them; false records a
-    reply given another way (a phone call, the staff member's own mailbox)."""
+    """A reply to the inquirer, recorded whatever way it reached them: conversion needs one.
+
+    ``channel`` (default ``email``) says how: ``email``, ``phone``, ``meeting`` or ``other``; for a call
+    or a meeting ``message`` is the note of what was said. ``send_email`` (default: true for an email
+    reply) has the service mail ``message`` to the inquirer; false records an email sent another way
+    (the staff member's own mailbox). Only an email reply can be mailed (422 at ``/send_email``).
+    """
 
     message: Message
-    send_email: bool
+    channel: ReplyChannel = "email"
+    send_email: bool | None = None
 
 
 class CloseIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -38,15 +38,22 @@ Rules:
   release; when the due time has already passed, the event leaves ``reply_due_at`` out (the
   acknowledgement then promises a reply within one business day instead of naming a past time) and
   says ``overdue: true``.
-- Reply (staff, from ``received``, ``replied`` or ``qualified``): every reply is recorded; the first
-  moves received → replied and meets the timer (a reply after the due time keeps the breach).
-  ``inquiry.replied`` carries the message and ``send_email``; the sender is mailed only when it is true.
+- Reply (staff, from ``received``, ``replied`` or ``qualified``): every reply is recorded with its
+  ``channel`` (``email`` by default, ``phone``, ``meeting``, ``other``: a call is a reply too, and its
+  note is the message); the first moves received → replied and meets the timer (a reply after the due
+  time keeps the breach). ``inquiry.replied`` carries the message, channel and ``send_email`` (default:
+  true for an email reply; only an email reply can be mailed, 422 at ``/send_email``); the sender is
+  mailed only when it is true.
 - Close (staff, from ``received``, ``replied`` or ``quarantined``; a non-blank ``reason``): → ``closed``;
   a running timer is cancelled (an overdue one stays breached).
-- Convert (staff, from ``replied`` only: the shop has answered before it qualifies): the client is
+- Intake takes an optional ``time_zone`` (an IANA zone, 422 at ``/time_zone`` when unknown) besides
+  ``locale``: the acknowledgement shows times in it (the shop's calendar zone without it).
+- Convert (staff, from ``replied`` only: the shop has answered before it qualifies, by whatever
+  channel the reply was recorded): the client is
   ``client_id`` when given (422 if unknown), else the client whose ``email_domain`` is the sender's
   domain, else a new client named after ``company`` (or the sender's name) with the sender as its
-  contact and the domain as ``email_domain``; free-mail and undeliverable domains are never matched
+  contact (in the inquiry's locale and time zone, the shop's calendar zone when intake gave none) and
+  the domain as ``email_domain``; free-mail and undeliverable domains are never matched
   nor stored. An existing client is reused as it is (its contacts are not changed). A project is
   created in ``proposal`` (``project_name``, default "<company or name> project"; the inquiry's message
   as its description) and linked both ways; the inquiry becomes ``qualified`` and ``inquiry.qualified``
@@ -65,6 +72,7 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 from api.db import Conn, UnitOfWork
+from api.domain.calendar import service as calendars
 from api.domain.clients import queries as clients
 from api.domain.clients import service as client_service
 from api.domain.clients.schemas import ClientCreate, ContactIn
@@ -218,6 +226,7 @@ async def receive(
     message = _required(data.message, "/message")
     checked = screening.check_email(data.email, "/email")
     locale = validate.locale(data.locale, "/locale") if data.locale else DEFAULT_LOCALE
+    time_zone = validate.time_zone(data.time_zone, "/time_zone") if data.time_zone else None
     if not data.consent:
         raise Invalid(
             "Consent is required: the shop replies by email and may not contact you without it.",
@@ -251,6 +260,7 @@ async def receive(
         quarantine_reason=reason,
         created_by_key_id=actor.key_id,
         integration_id=actor.integration_id,
+        time_zone=time_zone,
         submission=NewSubmission(
             body=raw.body,
             content_type=_header(raw.content_type),
@@ -307,6 +317,7 @@ async def receive(
         timeline=timeline,
         message=message,
         locale=locale,
+        time_zone=time_zone,
         consent=data.consent,
         received_at=now,
         quarantine_reason=None,
@@ -330,6 +341,7 @@ class _Facts(NamedTuple):
     timeline: str | None
     message: str
     locale: str
+    time_zone: str | None
     consent: bool
     received_at: datetime
     quarantine_reason: QuarantineReason | None
@@ -354,6 +366,7 @@ async def _start_flow(
             "timeline": inquiry.timeline,
             "message": inquiry.message,
             "locale": inquiry.locale,
+            "time_zone": inquiry.time_zone,
             "consent": inquiry.consent,
             "received_at": inquiry.received_at,
             "timer_id": timer.id,
@@ -447,6 +460,11 @@ async def reply(
     uow: UnitOfWork, actor: Principal, inquiry_id: UUID, data: ReplyIn, if_match: str | None, now: datetime
 ) -> InquiryDetail:
     """Record a reply; the first one moves received → replied and meets the reply timer."""
+    send_email = data.channel == "email" if data.send_email is None else data.send_email
+    if send_email and data.channel != "email":
+        raise invalid(
+            "/send_email", f"a {data.channel} reply cannot be mailed; record it with send_email false"
+        )
     ref = await _lock(uow, inquiry_id, if_match, "reply to", ("received", "replied", "qualified"))
     message = _required(data.message, "/message")
     first = ref.status == "received"
@@ -454,10 +472,11 @@ async def reply(
         uow.conn,
         inquiry_id,
         message=message,
-        send_email=data.send_email,
+        send_email=send_email,
         first=first,
         replied_by_key_id=actor.key_id,
         now=now,
+        channel=data.channel,
     )
     if first:
         await queries.mark_replied(uow.conn, inquiry_id, now)
@@ -478,8 +497,10 @@ async def reply(
             "email": ref.email,
             "company": ref.company,
             "locale": ref.locale,
+            "time_zone": ref.time_zone,
             "message": message,
-            "send_email": data.send_email,
+            "channel": data.channel,
+            "send_email": send_email,
             "replied_at": now,
         },
         now=now,
@@ -544,9 +565,10 @@ async def _client_for(
         found = await clients.by_domain(uow.conn, domain)
         if found is not None:
             return found.id, False
+    zone = ref.time_zone or (await calendars.current(uow.conn)).calendar.spec.time_zone
     create = ClientCreate(
         name=(ref.company or ref.name).strip()[:200],
-        contacts=[ContactIn(name=ref.name, email=ref.email, locale=ref.locale)],
+        contacts=[ContactIn(name=ref.name, email=ref.email, locale=ref.locale, time_zone=zone)],
         email_domain=domain,
     )
     try:

@@ -265,9 +265,10 @@ async def set_status(
 
 async def record_first_response(
     conn: Conn, request_id: UUID, *, at: datetime, seconds: float, automatic: bool
-) -> None:
-    """When the shop first responded and how long that took in the timer's unit, paused time excluded."""
-    await conn.execute(
+) -> bool:
+    """When the shop first responded and how long that took in the timer's unit, paused time excluded;
+    False (nothing written) when the request's first response was recorded before (a reopened one)."""
+    status = await conn.execute(
         """
         UPDATE support_requests SET first_response_at = $2, first_response_seconds = $3,
                                     first_response_automatic = $4
@@ -278,6 +279,12 @@ async def record_first_response(
         seconds,
         automatic,
     )
+    return bool(status.endswith(" 1"))
+
+
+async def set_timer(conn: Conn, request_id: UUID, timer_id: UUID) -> None:
+    """Make ``timer_id`` the request's current first-response timer (a reopened request's new one)."""
+    await conn.execute("UPDATE support_requests SET timer_id = $2 WHERE id = $1", request_id, timer_id)
 
 
 async def link_change_request(conn: Conn, request_id: UUID, change_request_id: UUID) -> None:
@@ -287,33 +294,38 @@ async def link_change_request(conn: Conn, request_id: UUID, change_request_id: U
 
 
 #: The SLA report of project $1 at $2, for organisation $3 (null: any); no row when absent or outside.
+#: Outcomes count every first-response timer of the project (a reopened request has one per opening,
+#: index ``sla_timers_project``); response times are the requests' first answers.
 _REPORT = f"""
     SELECT p.id AS project_id,
            CASE WHEN p.business_hours_support THEN 'business' ELSE 'clock' END AS unit,
            p.launched_at AS window_starts_at, {WINDOW_ENDS} AS window_ends_at,
-           f.requests, f.open_requests, f.met, f.breached, f.pending,
-           CASE WHEN f.met + f.breached = 0 THEN NULL
-                ELSE round(f.met::numeric / (f.met + f.breached), 4)::text END AS met_ratio,
+           f.requests, f.open_requests, g.met, g.breached, g.pending,
+           CASE WHEN g.met + g.breached = 0 THEN NULL
+                ELSE round(g.met::numeric / (g.met + g.breached), 4)::text END AS met_ratio,
            f.first_responses, f.median_first_response_seconds, f.p90_first_response_seconds,
-           f.paused_seconds, $2::timestamptz AS generated_at
+           g.paused_seconds, $2::timestamptz AS generated_at
     FROM projects p
     CROSS JOIN LATERAL (
         SELECT count(*) AS requests,
                count(*) FILTER (WHERE r.status IN ('open', 'awaiting_client')) AS open_requests,
-               count(*) FILTER (WHERE t.state = 'met') AS met,
-               count(*) FILTER (WHERE t.state = 'breached') AS breached,
-               count(*) FILTER (WHERE t.state IN ('running', 'paused')) AS pending,
                count(r.first_response_seconds) FILTER (WHERE NOT r.first_response_automatic)
                    AS first_responses,
                percentile_cont(0.5) WITHIN GROUP (ORDER BY r.first_response_seconds)
                    FILTER (WHERE NOT r.first_response_automatic) AS median_first_response_seconds,
                percentile_cont(0.9) WITHIN GROUP (ORDER BY r.first_response_seconds)
-                   FILTER (WHERE NOT r.first_response_automatic) AS p90_first_response_seconds,
-               coalesce(sum(extract(epoch FROM t.paused_total)), 0)::float8 AS paused_seconds
+                   FILTER (WHERE NOT r.first_response_automatic) AS p90_first_response_seconds
         FROM support_requests r
-        JOIN sla_timers t ON t.id = r.timer_id
         WHERE r.project_id = p.id
     ) AS f
+    CROSS JOIN LATERAL (
+        SELECT count(*) FILTER (WHERE t.state = 'met') AS met,
+               count(*) FILTER (WHERE t.state = 'breached') AS breached,
+               count(*) FILTER (WHERE t.state IN ('running', 'paused')) AS pending,
+               coalesce(sum(extract(epoch FROM t.paused_total)), 0)::float8 AS paused_seconds
+        FROM sla_timers t
+        WHERE t.project_id = p.id AND t.kind = 'support_first_response' AND t.subject_type = 'support_request'
+    ) AS g
     WHERE p.id = $1 AND ($3::uuid IS NULL OR p.client_id = $3)
 """
 

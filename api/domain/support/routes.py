@@ -126,11 +126,10 @@ async def respond_to_support_request(
     """Append a message to the conversation (append-only; 409 ``support-request-closed`` on a resolved
     or redirected request: reopen it first). Answers with the whole request.
 
-    - The first staff response meets the first-response timer; its status is ``open``.
-    - A staff response with ``awaiting_client: true`` asks the client something: it is not the first
-      response; the status becomes ``awaiting_client`` and a running timer pauses.
-    - The client's next response sets the status back to ``open`` and resumes the timer: paused time
-      does not count, so the due time moves by the pause.
+    - The first staff response meets the first-response timer, a clarifying question included (as
+      service desks count a public reply); the status becomes ``open``.
+    - A staff response with ``awaiting_client: true`` asks the client something: the status becomes
+      ``awaiting_client``; the client's next response sets it back to ``open``.
     - ``awaiting_client`` from a client key is refused (422). The client's contacts are emailed every
       staff response.
     """
@@ -147,16 +146,17 @@ async def respond_to_support_request(
 )
 async def resolve_support_request(
     support_request_id: RequestId,
-    data: JSONBody[ResolveBody],
     uow: Uow,
     principal: Caller,
     now: Now,
     if_match: IfMatch = None,
+    data: JSONBody[ResolveBody | None] = None,
 ) -> Response[SupportRequestDetail]:
     """Status ``resolved`` with ``resolved_at`` (staff only). The optional ``message`` is recorded first
     as a staff response. Resolving a request that no staff response has met yet meets its timer now (a
     late resolution keeps the breach). 409 ``support-request-closed`` when already resolved or
     redirected."""
+    data = data or ResolveBody()
     return _with_etag(await service.resolve(uow, principal, support_request_id, data, if_match, now))
 
 
@@ -169,17 +169,18 @@ async def resolve_support_request(
 )
 async def reopen_support_request(
     support_request_id: RequestId,
-    data: JSONBody[ReopenBody],
     uow: Uow,
     principal: Caller,
     now: Now,
     if_match: IfMatch = None,
+    data: JSONBody[ReopenBody | None] = None,
 ) -> Response[SupportRequestDetail]:
     """A resolved request becomes ``open`` again (``reopened_at`` set), only inside the support window
-    (409 ``outside-support-window`` otherwise). The first-response timer is not restarted: it measured
-    the first response, which was given. Only staff reopen a redirected feature request (409
+    (409 ``outside-support-window`` otherwise). A new first-response timer starts now
+    (``first_response_due_at``); the next staff response meets it. Only staff reopen a redirected feature request (409
     ``not-covered-by-support`` for the client); an open request answers 409
     ``support-request-not-closed``. The optional ``message`` is recorded as the caller's response."""
+    data = data or ReopenBody()
     return _with_etag(await service.reopen(uow, principal, support_request_id, data, if_match, now))
 
 

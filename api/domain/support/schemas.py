@@ -35,7 +35,8 @@ class ResponseCreate(msgspec.Struct, forbid_unknown_fields=True):
     """A message in the request's conversation.
 
     ``awaiting_client`` (staff only): the message asks the client something and the request waits on
-    them; the first-response timer pauses instead of being met.
+    them. Like any staff response it is the shop's answer: the first one meets the first-response
+    timer.
     """
 
     message: Text
@@ -57,8 +58,9 @@ class ReopenBody(msgspec.Struct, forbid_unknown_fields=True):
 class SupportRequest(msgspec.Struct, kw_only=True):
     """A support request.
 
-    ``first_response_due_at`` is the first-response timer's current due time (a pause moves it);
-    ``first_response_at`` is when the shop first responded (null until then). ``change_request_id`` links
+    ``first_response_due_at`` is the current first-response timer's due time (a reopened request has a
+    new timer, started when it was reopened); ``first_response_at`` is when the shop first responded
+    (null until then). ``change_request_id`` links
     the draft change request created from a feature request, when one was.
     """
 
@@ -125,8 +127,8 @@ class SupportRequestDetail(SupportRequest, kw_only=True):
 class SlaReport(msgspec.Struct, kw_only=True):
     """The project's support SLA figures.
 
-    ``met`` / ``breached`` count first-response timers by outcome (a late response keeps the breach);
-    ``pending`` are still running or paused. ``met_ratio`` = met ÷ (met + breached), 4 decimals, null
+    ``met`` / ``breached`` count first-response timers by outcome (a late response keeps the breach;
+    a reopened request adds a timer per reopening); ``pending`` are still running or paused. ``met_ratio`` = met ÷ (met + breached), 4 decimals, null
     while none has finished. The median and p90 first-response times are in seconds of the timers' unit
     (clock seconds for clock timers, business seconds for business-hours ones), paused time excluded,
     over the ``first_responses`` requests a person answered (the automatic answer to a feature request

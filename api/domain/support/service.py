@@ -12,22 +12,24 @@ Rules:
   client or staff reopen.
 - **Timer.** Each request starts a ``support_first_response`` timer at ``opened_at`` through the timers
   capability: 24 clock hours by policy, or 24 business hours when the project has
-  ``business_hours_support``. ``first_response_due_at`` is the timer's current due time.
-- **First response.** The first staff response that does not wait on the client meets the timer. A
-  staff response with ``awaiting_client: true`` asks the client something (a clarifying question): it
-  does not count as the first response; it sets the status ``awaiting_client`` and pauses the timer if
-  it is still running. The client's next response sets the status back to ``open`` and resumes the
-  timer (a pause of 5 hours moves the due time by 5 hours; paused time is measured in the timer's
-  unit). A staff response without ``awaiting_client`` sets the status ``open``; given while the timer
-  is paused, it resumes the timer and meets it at the same instant. Only staff responses may set
-  ``awaiting_client`` (422 for a client). A response met after the due time keeps the breach.
+  ``business_hours_support``. ``first_response_due_at`` is the current timer's due time.
+- **First response.** The first staff response meets the timer, a clarifying question included: a
+  staff response with ``awaiting_client: true`` asks the client something, and is a public reply to
+  the client like any other (service desks such as Jira Service Management and Zendesk count it so);
+  it also sets the status ``awaiting_client``. The client's next response sets the status back to
+  ``open``; a staff response without ``awaiting_client`` sets it ``open`` too. Only staff responses may
+  set ``awaiting_client`` (422 for a client). A response after the due time keeps the breach. (A timer
+  paused while waiting on the client before this rule resumes when the client answers.)
 - **Resolve** (staff) takes an optional last message, recorded first as a staff response. Resolving a
   request no staff response has met yet meets its timer at that instant: resolving is the shop's
   answer, and a late resolution keeps the breach. Status ``resolved``, ``resolved_at`` set.
 - **Reopen** (client or staff, inside the window) sets a resolved request ``open`` again with
-  ``reopened_at``; the first-response timer is not restarted (it measured the first response, which
-  has been given). Only staff reopen a ``redirected`` feature request (the client gets 409
-  ``not-covered-by-support``). The optional message is recorded as the caller's response.
+  ``reopened_at`` and starts a new first-response timer at that instant (the reopened request waits
+  for the shop's answer again): ``first_response_due_at`` becomes its due time, and the next staff
+  response meets it. The request's ``first_response_at`` stays the first answer it ever got; the SLA
+  figures count every first-response timer. Only staff reopen a ``redirected`` feature request (the
+  client gets 409 ``not-covered-by-support``). The optional message is recorded as the caller's
+  response before the new timer starts.
 - Responding to, resolving or reopening a request in the wrong status is a 409 (rules
   ``support-request-closed``, ``support-request-not-closed``). Every action locks the request row,
   honours ``If-Match`` (412 when stale), bumps ``version`` and writes its domain events in the same
@@ -37,8 +39,9 @@ Rules:
   ``hook(uow, request, opener, now)``; the first id a hook returns is stored as ``change_request_id``.
   The change-request capability links a draft change request by appending its hook (e.g.
   ``create_draft_from_support``) to this list at import of its own module; a hook that raises rolls the
-  whole request back. The request is then answered by an automatic staff-side response (with the draft's
-  link when one was created), which meets the timer at ``opened_at``; its status becomes ``redirected``
+  whole request back. The request is then answered by an automatic staff-side response saying what
+  happens next (a draft change request to be assessed and approved, when one was created; the answer
+  names no API path: it is mailed to the client), which meets the timer at ``opened_at``; its status becomes ``redirected``
   and ``support_request.redirected`` carries what a change request needs (``title``, ``description``,
   ``support_request_id``, the opener, ``change_request_id``).
 - **Events** (subject ``support_request``): ``support_request.opened`` (staff are mailed),
@@ -86,7 +89,9 @@ NOT_COVERED = (
     "and timeline and approved by you before anyone builds them. We will draft one from this request."
 )
 NOT_COVERED_WITH_DRAFT = (
-    "Not covered by support; a change request draft has been created: /v1/change-requests/{id}"
+    "Not covered by post-launch support: new features go through a change request. We have drafted one "
+    "from this request. Next, the shop assesses its price and timeline and sends you the assessment; "
+    "nothing is built or charged until you approve it."
 )
 
 FeatureRequestHook = Callable[[UnitOfWork, SupportRequest, Principal, datetime], Awaitable[UUID | None]]
@@ -195,15 +200,17 @@ async def _response_seconds(uow: UnitOfWork, timer: Timer) -> float:
 
 
 async def _meet(uow: UnitOfWork, request_id: UUID, now: datetime, *, automatic: bool) -> bool:
-    """Meet the request's open timer now (resuming it first if paused); False when it had ended."""
+    """Meet the request's open timer now (resuming it first if paused); True when this is the request's
+    first response ever (False when no timer was open, or for the answer to a reopened request)."""
     if await timers.resume(uow, kind=TIMER_KIND, subject_id=request_id, at=now) is None:
         return False
     met = await timers.meet(uow, kind=TIMER_KIND, subject_id=request_id, at=now)
     if met is None:
         return False
     seconds = await _response_seconds(uow, met)
-    await queries.record_first_response(uow.conn, request_id, at=now, seconds=seconds, automatic=automatic)
-    return True
+    return await queries.record_first_response(
+        uow.conn, request_id, at=now, seconds=seconds, automatic=automatic
+    )
 
 
 async def _respond(
@@ -220,9 +227,7 @@ async def _respond(
     """Append one message (``by`` None: the service, on the staff side) and apply its timer effect."""
     staff = by is None or by.is_staff
     first = False
-    if staff and awaiting_client:
-        await timers.pause(uow, kind=TIMER_KIND, subject_id=request.id, at=now)
-    elif staff and meets:
+    if staff and meets:
         first = await _meet(uow, request.id, now, automatic=by is None)
     elif not staff and request.status == "awaiting_client":
         await timers.resume(uow, kind=TIMER_KIND, subject_id=request.id, at=now)
@@ -341,7 +346,7 @@ async def _redirect(uow: UnitOfWork, actor: Principal, request: Locked, body: st
                 change_request_id = found
     if change_request_id is not None:
         await queries.link_change_request(uow.conn, request.id, change_request_id)
-    message = NOT_COVERED_WITH_DRAFT.format(id=change_request_id) if change_request_id else NOT_COVERED
+    message = NOT_COVERED_WITH_DRAFT if change_request_id else NOT_COVERED
     responded = await _respond(
         uow,
         request,
@@ -494,11 +499,35 @@ async def reopen(
         )
         await _emit(uow, "support_request.responded", request, responded, now, actor)
     await queries.set_status(uow.conn, request.id, "open", now=now, reopened=True)
+    timer = await timers.start(
+        uow,
+        kind=TIMER_KIND,
+        subject_type=SUBJECT_TYPE,
+        subject_id=request.id,
+        started_at=now,
+        now=now,
+        project_id=request.project_id,
+        client_id=request.client_id,
+        business_hours=window.business_hours_support,
+        data={
+            "project_name": window.name,
+            "client_name": window.client_name,
+            "subject": request.subject,
+            "request_kind": request.kind,
+        },
+    )
+    await queries.set_timer(uow.conn, request.id, timer.id)
     await _emit(
         uow,
         "support_request.reopened",
         request,
-        {"status": "open", "previous_status": request.status, "reopened_at": now},
+        {
+            "status": "open",
+            "previous_status": request.status,
+            "reopened_at": now,
+            "first_response_due_at": timer.due_at,
+            "client_name": window.client_name,
+        },
         now,
         actor,
     )
