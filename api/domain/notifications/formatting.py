@@ -2,7 +2,13 @@
 
 - An instant is shown in the recipient's zone with the zone named twice: its abbreviation at that
   instant (``CET``/``CEST``, or an offset where the zone has none) and its IANA id, e.g.
-  ``środa, 25 listopada 2026 10:30 CET (Europe/Warsaw)``.
+  ``środa, 25 listopada 2026, 10:30 CET (Europe/Warsaw)``. Date and time are joined as the locale joins
+  them (CLDR's medium date-time pattern). Babel gives weekdays in the nominative, so templates never
+  put an instant after a preposition that governs another case ("do czwartek"): they write
+  ``termin: <instant>`` and the like.
+- A count of business days takes the plural form the locale's plural rules (CLDR, through Babel) ask
+  for: ``1 dzień roboczy``, ``3 dni robocze``, ``5 dni roboczych``; ``1 business day``, ``2 business
+  days``.
 - Money arrives in its wire form ``{"amount": "28000.00", "currency": "EUR"}`` and is shown with the
   locale's grouping and symbol (``28 000,00 €`` in ``pl``). Amounts are parsed as ``Decimal``, never float.
 - Every helper returns ``None`` for a missing or malformed value, so templates can fall back to a
@@ -67,7 +73,8 @@ def instant(value: object, locale: Locale, tz: ZoneInfo) -> str | None:
         return None
     local = parsed.astimezone(tz)
     abbreviation = local.tzname() or ""
-    shown = f"{format_date(local, 'full', locale=locale)} {format_time(local, 'short', locale=locale)}"
+    glue = str(locale.datetime_formats.get("medium", "{1} {0}"))
+    shown = glue.format(format_time(local, "short", locale=locale), format_date(local, "full", locale=locale))
     if abbreviation and abbreviation != tz.key:
         shown += f" {abbreviation}"
     return f"{shown} ({tz.key})"
@@ -97,6 +104,27 @@ def money(value: object, locale: Locale) -> str | None:
         return format_currency(Decimal(amount), currency.upper(), locale=locale)
     except (InvalidOperation, UnknownCurrencyError, ValueError):
         return None
+
+
+#: Business days in each plural category of CLDR (``one``, ``few``, ``many``, ``other``) per language.
+_BUSINESS_DAYS: dict[str, dict[str, str]] = {
+    "en": {"one": "business day", "other": "business days"},
+    "pl": {"one": "dzień roboczy", "few": "dni robocze", "many": "dni roboczych", "other": "dnia roboczego"},
+}
+
+
+def business_days(value: object, locale: Locale) -> str | None:
+    """``5 dni roboczych``, ``1 business day``: the count in the locale's number format with the words
+    in the plural form its rules ask for (English words for languages without their own)."""
+    shown = number(value, locale)
+    if shown is None:
+        return None
+    count = abs(Decimal(str(value)))
+    language = str(locale.language)
+    rules = locale if language in _BUSINESS_DAYS else Locale.parse(DEFAULT_LOCALE)
+    words = _BUSINESS_DAYS.get(language, _BUSINESS_DAYS[DEFAULT_LOCALE])
+    form = rules.plural_form(int(count) if count == count.to_integral_value() else count)
+    return f"{shown} {words.get(form, words['other'])}"
 
 
 def number(value: object, locale: Locale) -> str | None:

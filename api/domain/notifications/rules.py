@@ -13,8 +13,13 @@ first rule listed wins. Webhook endpoints are not rules: they receive every even
 Rules chosen here:
 - ``inquiry.received`` notifies nobody when ``data.status`` is ``quarantined`` (spam is silent).
 - ``inquiry.replied`` mails the inquirer only when ``data.send_email`` is true.
-- ``support_request.responded`` mails client contacts only when the responder is staff
-  (``data.responder_role``, else the event's actor role).
+- ``support_request.responded`` mails client contacts when the responder is staff, and staff when it
+  is the client (``data.responder_role``, else the event's actor role).
+- ``change_request.submitted`` mails staff only when the client's side requested the change
+  (``data.requested_by``): staff know of their own.
+- ``project.architecture_submitted`` (the document waits for the client's sign-off, a revised one
+  included) and ``project.launched`` mail the client's contacts; ``project.architecture_approved`` (the
+  client signed off) mails staff.
 - ``sla.breached`` sends no email: every breach also has a subject-specific event
   (``inquiry.reply_overdue``, ``support_request.response_breached``, ...) which does, so nobody is
   mailed twice for one breach. ``inquiry.reply_breached`` is accepted as another name of
@@ -59,6 +64,15 @@ def responder_is_staff(event: Event) -> bool:
     return role == "staff"
 
 
+def responder_is_client(event: Event) -> bool:
+    role = event.data.get("responder_role", event.actor_role)
+    return role == "client"
+
+
+def requested_by_client(event: Event) -> bool:
+    return event.data.get("requested_by", event.actor_role) == "client"
+
+
 RULES: dict[str, list[Rule]] = {}
 
 
@@ -92,6 +106,7 @@ _STAFF_ONLY = (
     "support_request.response_breached",
     "project.architecture_review_warning",
     "project.architecture_review_overdue",
+    "project.architecture_approved",
     "webhook_endpoint.disabled",
     "webhook_delivery.failed",
 )
@@ -99,6 +114,8 @@ _CLIENT_CONTACTS = (
     "quote.sent",
     "change_request.assessed",
     "change_request.decision_reminder",
+    "project.architecture_submitted",
+    "project.launched",
     "project.closed",
 )
 
@@ -112,6 +129,8 @@ register(
     "support_request.responded/client_contacts",
     when=responder_is_staff,
 )
+register("support_request.responded", "staff", "support_request.responded/staff", when=responder_is_client)
+register("change_request.submitted", "staff", "change_request.submitted/staff", when=requested_by_client)
 for _type in _STAFF_ONLY:
     register(_type, "staff", f"{_type}/staff")
 for _type in _CLIENT_CONTACTS:

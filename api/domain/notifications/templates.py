@@ -27,10 +27,18 @@ Event ``data`` fields each template reads (all optional; ``subject_id`` is the e
 | ``support_request.response_warning``, ``.response_breached`` | staff | ``project_name``, ``subject``, ``due_at`` |
 | ``project.architecture_review_warning``, ``_overdue`` | staff | ``project_name``, ``client_name``, ``due_at`` |
 | ``project.closed`` | client contacts | ``project_name``, ``reason``, ``closed_at`` |
+| ``project.architecture_submitted`` | client contacts | ``project_name``, ``document_url``, ``revision``, ``resubmitted`` |
+| ``project.architecture_approved`` | staff | ``project_name``, ``client_name``, ``scope_frozen_at`` |
+| ``project.launched`` | client contacts | ``project_name``, ``launched_at``, ``support_ends_at`` |
+| ``change_request.submitted`` | staff | ``project_name``, ``title``, ``number``, ``description``, ``assessment_due_at`` |
+| ``support_request.responded`` | staff | ``project_name``, ``subject``, ``message`` (a client's answer) |
 | ``webhook_endpoint.disabled`` | staff | ``url``, ``consecutive_failures``, ``last_error`` |
 | ``webhook_delivery.failed`` | staff | ``url``, ``endpoint_id``, ``event_id``, ``event_type``, ``attempts``, ``last_error`` |
 
 Instants are RFC 3339 strings; money is the wire form ``{"amount": "...", "currency": "..."}``.
+
+Mails to client contacts and inquirers carry no API paths (``/v1/...``): those are for programs. They
+say what happens next in words; until the client portal exists they link nowhere.
 """
 
 from __future__ import annotations
@@ -119,6 +127,18 @@ class Context:
     def number(self, key: str) -> str | None:
         return formatting.number(self.data.get(key), self.locale)
 
+    def business_days(self, key: str) -> str | None:
+        """``5 dni roboczych``: a count of business days in the recipient's plural form."""
+        return formatting.business_days(self.data.get(key), self.locale)
+
+    def choice(self, key: str, names: dict[str, tuple[str, str]]) -> str:
+        """An enum value of ``data`` in the recipient's language: ``names`` maps each value to its
+        (English, Polish) words; an unknown value is shown as it is."""
+        value = self.text(key)
+        if value in names:
+            return self.t(*names[value])
+        return value
+
     def occurred(self) -> str:
         return formatting.instant(self.event.occurred_at, self.locale, self.tz) or ""
 
@@ -180,7 +200,7 @@ def inquiry_acknowledgement(ctx: Context) -> Message:
     promise = (
         ctx.t(
             f"We will reply by {due}.",
-            f"Odpowiemy do {due}.",
+            f"Odpowiemy w ciągu jednego dnia roboczego (termin: {due}).",
         )
         if due
         else ctx.t(
@@ -334,18 +354,21 @@ def _cr_title(ctx: Context) -> str:
     return ctx.text("title") or ctx.t("a change request", "wniosek o zmianę")
 
 
+RISKS = {"low": ("low", "niskie"), "medium": ("medium", "średnie"), "high": ("high", "wysokie")}
+
+
 def _days(ctx: Context) -> str:
-    days = ctx.number("timeline_impact_days")
+    days = ctx.business_days("timeline_impact_days")
     if days is None:
         return ""
-    return ctx.t(f"Timeline impact: {days} business days", f"Wpływ na termin: {days} dni robocze")
+    return ctx.t(f"Timeline impact: {days}", f"Wpływ na termin: {days}")
 
 
 @template("change_request.assessed/client_contacts")
 def change_request_assessed(ctx: Context) -> Message:
     price = ctx.money("price_impact")
     due = ctx.when("decision_due_at")
-    risk = ctx.text("risk")
+    risk = ctx.choice("risk", RISKS)
     revision = ctx.text("assessment_revision")
     return Message(
         subject=ctx.t(f"Change request assessed: {_cr_title(ctx)}", f"Wycena zmiany: {_cr_title(ctx)}"),
@@ -370,7 +393,7 @@ def change_request_assessed(ctx: Context) -> Message:
             ),
             ctx.t(
                 f"Please approve or reject it by {due}." if due else "Please approve or reject it.",
-                f"Prosimy o decyzję do {due}." if due else "Prosimy o decyzję.",
+                f"Prosimy o decyzję (termin: {due})." if due else "Prosimy o decyzję.",
             ),
             ctx.link(f"/v1/change-requests/{ctx.event.subject_id}"),
             _signature(ctx),
@@ -405,6 +428,21 @@ def change_request_rejected(ctx: Context) -> Message:
     )
 
 
+@template("change_request.submitted/staff")
+def change_request_submitted(ctx: Context) -> Message:
+    number = ctx.text("number")
+    return _staff(
+        ctx,
+        f"Change request from the client: {_cr_title(ctx)} ({ctx.text('project_name', 'a project')})",
+        f'The client submitted change request{f" {number}" if number else ""} "{_cr_title(ctx)}".',
+        _due(ctx, "assessment_due_at", "Assessment due"),
+        "",
+        ctx.text("description"),
+        "",
+        ctx.link(f"/v1/change-requests/{ctx.event.subject_id}"),
+    )
+
+
 @template("change_request.decision_reminder/client_contacts")
 def change_request_reminder(ctx: Context) -> Message:
     due = ctx.when("decision_due_at")
@@ -417,7 +455,7 @@ def change_request_reminder(ctx: Context) -> Message:
                 + (f" by {due}" if due else "")
                 + ".",
                 f'wycena zmiany „{_cr_title(ctx)}" ({ctx.project()}) czeka na decyzję'
-                + (f" do {due}" if due else "")
+                + (f" (termin: {due})" if due else "")
                 + ".",
             ),
             ctx.link(f"/v1/change-requests/{ctx.event.subject_id}"),
@@ -486,9 +524,22 @@ def support_responded(ctx: Context) -> Message:
                 f"odpowiedzieliśmy na zgłoszenie ({ctx.project()}):",
             ),
             ctx.text("message"),
-            ctx.link(f"/v1/support-requests/{ctx.event.subject_id}"),
             _signature(ctx),
         ),
+    )
+
+
+@template("support_request.responded/staff")
+def support_client_answered(ctx: Context) -> Message:
+    subject = ctx.text("subject", "a support request")
+    return _staff(
+        ctx,
+        f"Client answered: {subject} ({ctx.text('project_name', 'a project')})",
+        f"The client answered on {subject}:",
+        "",
+        ctx.text("message"),
+        "",
+        ctx.link(f"/v1/support-requests/{ctx.event.subject_id}"),
     )
 
 
@@ -538,6 +589,72 @@ def architecture_warning(ctx: Context) -> Message:
 @template("project.architecture_review_overdue/staff")
 def architecture_overdue(ctx: Context) -> Message:
     return _architecture(ctx, overdue=True)
+
+
+@template("project.architecture_submitted/client_contacts")
+def architecture_waiting(ctx: Context) -> Message:
+    url = ctx.text("document_url")
+    revised = ctx.data.get("resubmitted") is True
+    return Message(
+        subject=ctx.t(
+            f"Architecture of {ctx.project()} awaits your sign-off",
+            f"Architektura czeka na zatwierdzenie: {ctx.project()}",
+        ),
+        text=_join(
+            ctx.greeting(),
+            ctx.t(
+                ("we have revised" if revised else "we have completed")
+                + f" the architecture document of {ctx.project()}. It awaits your sign-off.",
+                ("poprawiliśmy" if revised else "przygotowaliśmy")
+                + f" dokument architektury projektu {ctx.project()}. Czeka on na Państwa zatwierdzenie.",
+            ),
+            ctx.t(f"Document: {url}", f"Dokument: {url}") if url else "",
+            ctx.t(
+                "Once you approve it, delivery starts and the scope and acceptance criteria are fixed; "
+                "later changes go through change requests.",
+                "Po zatwierdzeniu rozpoczynamy realizację, a zakres i kryteria odbioru zostają ustalone; "
+                "późniejsze zmiany przechodzą przez wnioski o zmianę.",
+            ),
+            _signature(ctx),
+        ),
+    )
+
+
+@template("project.architecture_approved/staff")
+def architecture_signed_off(ctx: Context) -> Message:
+    name = ctx.text("project_name", "a project")
+    client = ctx.text("client_name")
+    return _staff(
+        ctx,
+        f"Architecture signed off: {name}",
+        f"The client{f' ({client})' if client else ''} signed off the architecture of {name}. "
+        "Delivery has started; scope and acceptance criteria are frozen.",
+        ctx.link(f"/v1/projects/{ctx.event.subject_id}"),
+    )
+
+
+@template("project.launched/client_contacts")
+def project_launched(ctx: Context) -> Message:
+    ends = ctx.when("support_ends_at")
+    return Message(
+        subject=ctx.t(f"{ctx.project()} is live", f"Projekt uruchomiony: {ctx.project()}"),
+        text=_join(
+            ctx.greeting(),
+            ctx.t(
+                f"{ctx.project()} has launched. Post-launch support starts now and lasts 30 days.",
+                f"projekt {ctx.project()} został uruchomiony. Od teraz przez 30 dni obowiązuje wsparcie "
+                "powdrożeniowe.",
+            ),
+            ctx.t(f"Support ends: {ends}", f"Koniec wsparcia: {ends}") if ends else "",
+            ctx.t(
+                "Open a support request for any question or bug: we answer within 24 hours. New features "
+                "go through a change request.",
+                "Pytania i błędy prosimy zgłaszać jako zgłoszenia wsparcia: odpowiadamy w ciągu 24 godzin. "
+                "Nowe funkcje realizujemy przez wnioski o zmianę.",
+            ),
+            _signature(ctx),
+        ),
+    )
 
 
 @template("project.closed/client_contacts")
