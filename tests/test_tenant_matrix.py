@@ -103,7 +103,7 @@ async def _launched_project(http: httpx.AsyncClient, staff: dict[str, str], org:
         ("architecture", staff, project_helpers.ARCHITECTURE),
         ("architecture/approve", owner, {}),
         ("handover", staff, project_helpers.HANDOVER),
-        ("launch", staff, {}),
+        ("launch", staff, {"without_criteria_reason": project_helpers.NO_CRITERIA_REASON}),
     ]
     for action, headers, body in steps:
         response = await project_helpers.post(http, project_id, action, headers, body)

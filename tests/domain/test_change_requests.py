@@ -284,9 +284,10 @@ async def test_no_change_request_before_a_quote_is_accepted_nor_after_the_projec
     assert cancelled.status_code == 200, cancelled.text
     url = f"/v1/projects/{running['id']}/change-requests"
     problem(await client.post(url, json=CSV, headers=client_key), 409, "project-ended")
-    problem(await assess(client, staff, cr["id"], assessment("0.00")), 409, "project-ended")
-    withdrawn = await act(client, cr["id"], "withdraw", client_key, {"reason": "The project was cancelled"})
-    assert withdrawn.status_code == 200, withdrawn.text
+    # the cancellation withdrew the open request with the project's reason: nothing more happens to it
+    ended = await read(client, client_key, cr["id"])
+    assert (ended["status"], ended["withdrawal_reason"]) == ("withdrawn", "project cancelled: Budget cut")
+    problem(await assess(client, staff, cr["id"], assessment("0.00")), 409, "change-request-transition")
 
 
 async def test_list_filters_by_status_and_pages_by_number(
@@ -328,8 +329,13 @@ async def test_an_assessment_is_sent_to_the_client_and_starts_the_decision_clock
         "1200.00",
         3,
         lines=[
-            {"description": "Export job", "amount": eur("1500.00")},
-            {"description": "Drop the PDF report", "amount": eur("-300.00")},
+            {"description": "Export job", "phase": "delivery", "hours": 30, "amount": eur("1500.00")},
+            {
+                "description": "Drop the PDF report",
+                "phase": "delivery",
+                "hours": -6,
+                "amount": eur("-300.00"),
+            },
         ],
         risk="low",
     )
@@ -382,6 +388,7 @@ async def test_an_assessment_is_sent_to_the_client_and_starts_the_decision_clock
             {
                 "id": cr["id"],
                 "title": "CSV export",
+                "assessment_revision": 1,
                 "price_impact": eur("1200.00"),
                 "timeline_impact_days": 3,
                 "decision_due_at": "2026-12-02T10:00:00Z",
@@ -398,12 +405,31 @@ async def test_an_assessment_is_sent_to_the_client_and_starts_the_decision_clock
         (assessment(price_impact={"amount": "10.00", "currency": "USD"}), "/price_impact/currency"),
         (assessment(price_impact={"amount": 10, "currency": "EUR"}), "/price_impact/amount"),
         (assessment(price_impact=eur("10.5")), "/price_impact/amount"),
-        (assessment(lines=[{"description": "Job", "amount": eur("1000.00")}]), "/lines"),
         (
-            assessment(lines=[{"description": "Job", "amount": {"amount": "1200.00", "currency": "USD"}}]),
+            assessment(
+                lines=[{"description": "Job", "phase": "delivery", "hours": 20, "amount": eur("1000.00")}]
+            ),
+            "/lines",
+        ),
+        (
+            assessment(
+                lines=[
+                    {
+                        "description": "Job",
+                        "phase": "delivery",
+                        "hours": 20,
+                        "amount": {"amount": "1200.00", "currency": "USD"},
+                    }
+                ]
+            ),
             "/lines/0/amount/currency",
         ),
-        (assessment(lines=[{"description": " ", "amount": eur("1200.00")}]), "/lines/0/description"),
+        (
+            assessment(
+                lines=[{"description": " ", "phase": "delivery", "hours": 20, "amount": eur("1200.00")}]
+            ),
+            "/lines/0/description",
+        ),
         (assessment(risk="extreme"), "/risk"),
         (assessment(timeline_impact_days=1.5), "/timeline_impact_days"),
         ({k: v for k, v in assessment().items() if k != "notes"}, "/notes"),
@@ -981,7 +1007,8 @@ async def test_a_support_feature_request_becomes_a_draft_change_request(
 ) -> None:
     pid = project["id"]
     assert (await post(client, pid, "handover", staff, HANDOVER)).status_code == 200
-    assert (await post(client, pid, "launch", staff)).status_code == 200
+    launched = await post(client, pid, "launch", staff, {"without_criteria_reason": "Judged on dashboards"})
+    assert launched.status_code == 200, launched.text
     response = await client.post(
         f"/v1/projects/{pid}/support-requests",
         json={"kind": "feature_request", "subject": "Add a CSV export", "body": "Weekly, per category."},
@@ -992,7 +1019,7 @@ async def test_a_support_feature_request_becomes_a_draft_change_request(
     assert opened["status"] == "redirected"
     draft_id = opened["change_request_id"]
     assert draft_id is not None
-    assert opened["conversation"][0]["message"].endswith(f"/v1/change-requests/{draft_id}")
+    assert "We have drafted one from this request" in opened["conversation"][0]["message"]
     draft = await read(client, client_key, draft_id)
     assert (draft["status"], draft["requested_by"], draft["support_request_id"]) == (
         "submitted",

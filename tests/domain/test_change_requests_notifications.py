@@ -97,7 +97,10 @@ async def test_the_client_hears_of_the_assessment_and_its_reminder_and_staff_of_
     client_key = project["client_key"]
     cr = await submit(client, client_key, project["id"])
     await run_worker()
-    assert smtp.messages == []  # a submission mails nobody; its assessment clock runs
+    # the client's submission is news to staff only; its assessment clock runs
+    assert subjects(smtp, STAFF) == ["Change request from the client: CSV export (Recommender)"]
+    assert smtp.to(CONTACT) == []
+    smtp.messages.clear()
 
     await assessed(client, staff, cr["id"], assessment("1200.00", 3, risk="low"))
     await run_worker()
@@ -110,7 +113,7 @@ async def test_the_client_hears_of_the_assessment_and_its_reminder_and_staff_of_
     assert "Risk: low" in text
     # due Wednesday 2 December 10:00 in Warsaw (5 business days)
     assert (
-        "Please approve or reject it by Wednesday, December 2, 2026 10:00\u202fAM CET (Europe/Warsaw)."
+        "Please approve or reject it by Wednesday, December 2, 2026, 10:00\u202fAM CET (Europe/Warsaw)."
         in text
     )
     assert f"https://sk.example.com/v1/change-requests/{cr['id']}" in text
@@ -128,7 +131,7 @@ async def test_the_client_hears_of_the_assessment_and_its_reminder_and_staff_of_
         "Reminder: CSV export awaits your decision",
     ]
     reminder = text_of(smtp.to(CONTACT)[1])
-    assert "by Wednesday, December 2, 2026 10:00\u202fAM CET (Europe/Warsaw)." in reminder
+    assert "by Wednesday, December 2, 2026, 10:00\u202fAM CET (Europe/Warsaw)." in reminder
 
     clock.set(reminder_at + timedelta(hours=1))
     approved = await act(client, cr["id"], "approve", client_key, {"assessment_revision": 1})
@@ -165,6 +168,8 @@ async def test_staff_hear_when_an_assessment_is_due_soon_and_overdue(
     project: dict[str, Any],
 ) -> None:
     await submit(client, project["client_key"], project["id"])
+    await run_worker()
+    smtp.messages.clear()  # staff heard of the submission
     # 2 business days from Wednesday 10:00 in Warsaw: warning after 13 h 30 min of working time
     # (Thursday 14:30), due Friday 10:00
     clock.set(datetime(2026, 11, 26, 13, 30, tzinfo=UTC))

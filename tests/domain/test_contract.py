@@ -116,7 +116,9 @@ async def test_the_contract_moves_with_approved_amendments(
     assert contract["amendments"] == [
         {
             "number": 1,
+            "kind": "change_request",
             "change_request_id": str(first_cr),
+            "reason": None,
             "price_impact": eur("4500.00"),
             "timeline_impact_days": 3,
             "approved_at": "2026-12-14T09:30:00Z",
@@ -126,7 +128,9 @@ async def test_the_contract_moves_with_approved_amendments(
         },
         {
             "number": 2,
+            "kind": "change_request",
             "change_request_id": str(second.change_request_id),
+            "reason": None,
             "price_impact": eur("-500.00"),
             "timeline_impact_days": -1,
             "approved_at": "2026-12-24T09:30:00Z",

@@ -114,6 +114,7 @@ async def test_received_event_carries_the_inquiry_and_its_timer(
         "timeline": "May",
         "message": "Please extract the recommender from our monolith and serve it behind an API.",
         "locale": "en",
+        "time_zone": None,
         "consent": True,
         "received_at": "2026-11-24T09:30:00Z",
         "timer_id": str(timer["id"]),
@@ -565,9 +566,12 @@ async def test_reply_needs_a_message_and_the_email_choice(
         response = await client.post(url, json=bad, headers=staff)
         assert response.status_code == 422, response.text
         assert [e["pointer"] for e in response.json()["errors"]] == [pointer]
-    missing = await client.post(url, json={"message": "Hi"}, headers=staff)
-    assert missing.status_code == 422
-    assert "`send_email`" in missing.json()["detail"]
+    # a phone call cannot be mailed; an email reply is mailed unless send_email says otherwise
+    phoned = await client.post(
+        url, json={"message": "Hi", "channel": "phone", "send_email": True}, headers=staff
+    )
+    assert phoned.status_code == 422
+    assert [e["pointer"] for e in phoned.json()["errors"]] == ["/send_email"]
     assert (await inquiry(client, staff, receipt["id"]))["status"] == "received"
 
 

@@ -79,10 +79,13 @@ async def test_friday_inquiry_is_acknowledged_then_warned_and_overdue_exactly_on
 
     [ack] = smtp.to("ola@firma.pl")
     assert ack["Subject"] == "Otrzymaliśmy Państwa zapytanie"
-    assert "Odpowiemy do poniedziałek, 30 listopada 2026 15:00 CET (Europe/Warsaw)." in text_of(ack)
+    assert (
+        "Odpowiemy w ciągu jednego dnia roboczego (termin: poniedziałek, 30 listopada 2026, 15:00 CET (Europe/Warsaw))."
+        in text_of(ack)
+    )
     [new] = smtp.to(STAFF)
     assert new["Subject"] == "New inquiry: Ola Nowak (Firma)"
-    assert "Reply due: Monday, November 30, 2026 3:00\u202fPM CET (Europe/Warsaw)" in text_of(new)
+    assert "Reply due: Monday, November 30, 2026, 3:00\u202fPM CET (Europe/Warsaw)" in text_of(new)
     assert f"https://sk.shop.com/v1/inquiries/{receipt['id']}" in text_of(new)
 
     clock.set(MONDAY_1245_WARSAW - timedelta(minutes=1))
@@ -97,7 +100,7 @@ async def test_friday_inquiry_is_acknowledged_then_warned_and_overdue_exactly_on
     await run_worker()
     assert subjects(smtp, STAFF) == ["New inquiry: Ola Nowak (Firma)", "Reply soon: inquiry from Ola Nowak"]
     warning = smtp.to(STAFF)[1]
-    assert "Reply due: Monday, November 30, 2026 3:00\u202fPM CET (Europe/Warsaw)" in text_of(warning)
+    assert "Reply due: Monday, November 30, 2026, 3:00\u202fPM CET (Europe/Warsaw)" in text_of(warning)
 
     clock.set(MONDAY_1500_WARSAW)
     assert await sweep(app, clock) == (0, 1)
@@ -129,7 +132,7 @@ async def test_a_reply_before_the_deadline_stops_warning_and_overdue(
     await run_worker()
     [ack] = smtp.to("ada@engines.co.uk")
     assert ack["Subject"] == "We have received your inquiry"
-    assert "We will reply by Monday, November 30, 2026 3:00\u202fPM CET (Europe/Warsaw)." in text_of(ack)
+    assert "We will reply by Monday, November 30, 2026, 3:00\u202fPM CET (Europe/Warsaw)." in text_of(ack)
 
     clock.set(utc(2026, 11, 30, 10, 0))  # Monday 11:00 in Warsaw, before the warning
     response = await client.post(
@@ -209,7 +212,7 @@ async def test_quarantined_inquiries_send_nothing_until_released(
     assert response.json()["reply_due_at"] == z(waw(2026, 11, 25, 10, 30))
     await run_worker()
     [ack] = smtp.to("hp@firm.com")
-    assert "We will reply by Wednesday, November 25, 2026 10:30\u202fAM CET (Europe/Warsaw)." in text_of(ack)
+    assert "We will reply by Wednesday, November 25, 2026, 10:30\u202fAM CET (Europe/Warsaw)." in text_of(ack)
     assert len(smtp.to(STAFF)) == 2
 
     # released after its due time: a generic acknowledgement, then the warning and breach at once

@@ -89,6 +89,7 @@ KNOWN = [
     "quote.accepted",
     "quote.declined",
     "quote.expired",
+    "change_request.submitted",
     "change_request.assessed",
     "change_request.approved",
     "change_request.rejected",
@@ -102,6 +103,9 @@ KNOWN = [
     "support_request.response_breached",
     "project.architecture_review_warning",
     "project.architecture_review_overdue",
+    "project.architecture_submitted",
+    "project.architecture_approved",
+    "project.launched",
     "project.closed",
     "webhook_endpoint.disabled",
 ]
@@ -121,11 +125,18 @@ def test_conditions() -> None:
     assert rules_for(event("inquiry.replied", {"send_email": False})) == []
     assert rules_for(event("inquiry.replied", {"send_email": "yes"})) == []
     assert len(rules_for(event("inquiry.replied", {"send_email": True}))) == 1
-    assert rules_for(event("support_request.responded", {}, actor_role="client")) == []
-    assert len(rules_for(event("support_request.responded", {}, actor_role="staff"))) == 1
-    assert (
-        rules_for(event("support_request.responded", {"responder_role": "client"}, actor_role="staff")) == []
+    [answered] = rules_for(event("support_request.responded", {}, actor_role="client"))
+    assert (answered.audience, answered.template) == ("staff", "support_request.responded/staff")
+    [responded] = rules_for(event("support_request.responded", {}, actor_role="staff"))
+    assert responded.audience == "client_contacts"
+    assert len(rules_for(event("change_request.submitted", {"requested_by": "client"}))) == 1
+    assert rules_for(event("change_request.submitted", {"requested_by": "staff"})) == []
+    drafted = {"requested_by": "client", "support_request_id": "5d1f0c7e-0000-4000-8000-000000000001"}
+    assert rules_for(event("change_request.submitted", drafted)) == []
+    [by_data] = rules_for(
+        event("support_request.responded", {"responder_role": "client"}, actor_role="staff")
     )
+    assert by_data.audience == "staff"
 
 
 def test_register_refuses_unknown_templates() -> None:

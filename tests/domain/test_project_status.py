@@ -118,6 +118,7 @@ async def test_status_of_a_new_project(
             "current_delivery_date": None,
             "scope_change_ratio": None,
         },
+        "quote_awaiting_acceptance": None,
         "milestones": [
             {"name": name, "due_on": None, "done_at": None, "state": "unscheduled"}
             for name in ("discovery_end", "architecture_review", "delivery", "launch", "support_end")
@@ -225,7 +226,8 @@ async def test_milestones_follow_the_project(
     clock.advance(timedelta(days=1))
     await post(client, project["id"], "architecture/approve", client_key)
     await post(client, project["id"], "handover", staff, HANDOVER)
-    await post(client, project["id"], "launch", staff)
+    launched = await post(client, project["id"], "launch", staff, {"without_criteria_reason": "Dashboards"})
+    assert launched.status_code == 200, launched.text
     body = (await client.get(url(project), headers=client_key)).json()
     found = {m.pop("name"): m for m in body["milestones"]}
     assert found["architecture_review"]["done_at"] == "2026-12-01T17:00:01Z"

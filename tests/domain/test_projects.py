@@ -15,10 +15,19 @@ from litestar import Litestar
 
 from api.db import Conn
 from api.domain.projects import service
+from api.domain.projects.schemas import LaunchIn
 from api.errors import Conflict
 from api.kit.clock import FrozenClock
 from tests.conftest import START, KeyMaker, bearer, create_client_org
-from tests.domain.project_helpers import ARCHITECTURE, HANDOVER, new_project, post, start_discovery, walk
+from tests.domain.project_helpers import (
+    ARCHITECTURE,
+    HANDOVER,
+    NO_CRITERIA_REASON,
+    new_project,
+    post,
+    start_discovery,
+    walk,
+)
 
 # START is Tuesday 2026-11-24 10:30 in Warsaw: day 1 of discovery; day 5 is Monday 2026-11-30, whose
 # window closes at 18:00 Warsaw = 17:00 UTC.
@@ -45,6 +54,10 @@ async def stranger(client: httpx.AsyncClient, staff: dict[str, str], make_key: K
 @pytest.fixture
 async def project(client: httpx.AsyncClient, staff: dict[str, str], org: dict[str, Any]) -> dict[str, Any]:
     return await new_project(client, staff, org["id"])
+
+
+#: The staff's explicit waiver a project without acceptance criteria launches with.
+WAIVER = {"without_criteria_reason": NO_CRITERIA_REASON}
 
 
 def problem(response: httpx.Response, status: int, rule: str | None = None) -> dict[str, Any]:
@@ -464,7 +477,8 @@ async def test_launch_starts_a_30_day_support_window(
     await post(client, project["id"], "handover", staff, HANDOVER)
     problem(await post(client, project["id"], "launch", client_key), 403)
     clock.set(datetime(2027, 2, 1, 12, 0, tzinfo=UTC))
-    response = await post(client, project["id"], "launch", staff)
+    problem(await post(client, project["id"], "launch", staff), 409, "no-acceptance-criteria")
+    response = await post(client, project["id"], "launch", staff, WAIVER)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["phase"] == "support"
@@ -495,7 +509,7 @@ async def test_support_window_keeps_the_local_time_across_a_dst_change(
 ) -> None:
     await walk(client, app, clock, staff, client_key, project["id"], "acceptance")
     clock.set(datetime(2027, 3, 15, 11, 0, tzinfo=UTC))  # 12:00 CET in Warsaw
-    body = (await post(client, project["id"], "launch", staff)).json()
+    body = (await post(client, project["id"], "launch", staff, WAIVER)).json()
     assert body["support_ends_at"] == "2027-04-14T10:00:00Z"  # 12:00 CEST: clocks went forward on 28 March
 
 
@@ -511,16 +525,19 @@ async def test_launch_is_refused_while_a_guard_blocks_it(
     await walk(client, app, clock, staff, client_key, project["id"], "acceptance")
     checked: list[UUID] = []
 
-    async def criteria_pending(conn: Conn, project_id: UUID) -> str | None:
+    async def criteria_pending(conn: Conn, project_id: UUID, request: LaunchIn) -> service.Blocker | None:
         checked.append(project_id)
-        return "2 acceptance criteria are neither met nor waived"
+        return service.Blocker("criteria-not-met", "2 acceptance criteria are neither met nor waived")
 
-    async def passes(conn: Conn, project_id: UUID) -> str | None:
+    async def passes(conn: Conn, project_id: UUID, request: LaunchIn) -> service.Blocker | None:
         return None
 
     monkeypatch.setattr(service, "LAUNCH_GUARDS", [passes, criteria_pending])
     found = problem(await post(client, project["id"], "launch", staff), 409, "criteria-not-met")
-    assert found["extra"] == {"blockers": ["2 acceptance criteria are neither met nor waived"]}
+    assert found["extra"] == {
+        "blockers": ["2 acceptance criteria are neither met nor waived"],
+        "rules": ["criteria-not-met"],
+    }
     assert checked == [UUID(project["id"])]
     read = (await client.get(f"/v1/projects/{project['id']}", headers=staff)).json()
     assert read["phase"] == "acceptance"
@@ -635,7 +652,7 @@ async def test_close_early_from_support_only(
 ) -> None:
     await walk(client, app, clock, staff, client_key, project["id"], "acceptance")
     problem(await post(client, project["id"], "close", staff, {"reason": "Done"}), 409, "phase-transition")
-    await post(client, project["id"], "launch", staff)
+    await post(client, project["id"], "launch", staff, WAIVER)
     problem(await post(client, project["id"], "close", client_key, {"reason": "Done"}), 403)
     clock.advance(timedelta(days=3))
     response = await post(

@@ -54,6 +54,8 @@ def revision(**fields: object) -> Revision:
         "expired_at": None,
         "superseded_at": None,
         "superseded_by": None,
+        "withdrawn_at": None,
+        "withdrawal_reason": None,
         "created_at": datetime(2026, 11, 24, tzinfo=UTC),
         "updated_at": datetime(2026, 11, 24, tzinfo=UTC),
         "version": 2,

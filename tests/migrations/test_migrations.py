@@ -266,7 +266,9 @@ def test_0012_ends_what_hangs_on_ended_projects_and_pauses_held_ones(fresh_datab
     async def seed() -> dict[str, uuid.UUID]:
         conn = await asyncpg.connect(fresh_database)
         try:
-            ids = dict(await conn.fetchrow(_SEED_0011))
+            seeded = await conn.fetchrow(_SEED_0011)
+            assert seeded is not None
+            ids = dict(seeded)
             await conn.execute(
                 "INSERT INTO project_phase_changes (project_id, from_phase, to_phase, reason, at)"
                 " VALUES ($1, 'delivery', 'cancelled', 'Budget frozen', '2026-11-26T12:00:00Z')",
@@ -330,6 +332,7 @@ def test_0012_ends_what_hangs_on_ended_projects_and_pauses_held_ones(fresh_datab
             timer = await conn.fetchrow(
                 "SELECT state, cancelled_at, cancel_reason FROM sla_timers WHERE id = $1", ids["timer"]
             )
+            assert timer is not None
             assert dict(timer) == {
                 "state": "cancelled",
                 "cancelled_at": datetime(2026, 11, 26, 12, tzinfo=UTC),
@@ -349,6 +352,7 @@ def test_0012_ends_what_hangs_on_ended_projects_and_pauses_held_ones(fresh_datab
             hold = await conn.fetchrow(
                 "SELECT from_phase, paused_timer_ids FROM project_holds WHERE project_id = $1", ids["held"]
             )
+            assert hold is not None
             assert (hold["from_phase"], hold["paused_timer_ids"]) == ("delivery", [ids["held_timer"]])
             assert (
                 await conn.fetchval("SELECT state FROM sla_timers WHERE id = $1", ids["held_timer"])

@@ -102,13 +102,16 @@ async def test_inquiry_acknowledgement_names_the_promised_time_in_polish_and_eng
     assert polish["Subject"] == "Otrzymaliśmy Państwa zapytanie"
     text = text_of(polish)
     assert "Dzień dobry, Ola," in text
-    assert "Odpowiemy do środa, 25 listopada 2026 10:30 CET (Europe/Warsaw)." in text
+    assert (
+        "Odpowiemy w ciągu jednego dnia roboczego (termin: środa, 25 listopada 2026, 10:30 CET (Europe/Warsaw))."
+        in text
+    )
 
     [english] = smtp.to("ada@example.com")
     assert english["Subject"] == "We have received your inquiry"
     text = text_of(english)
     assert "Hello Ada Lovelace," in text
-    assert "We will reply by Wednesday, November 25, 2026 10:30\u202fAM CET (Europe/Warsaw)." in text
+    assert "We will reply by Wednesday, November 25, 2026, 10:30\u202fAM CET (Europe/Warsaw)." in text
     assert english["Auto-Submitted"] == "auto-generated"
     html = english.get_body(preferencelist=("html",))
     assert html is not None
@@ -139,7 +142,7 @@ async def test_inquirer_zone_is_used_when_given_and_a_missing_promise_reads_gene
     )
     await run_worker()
     [mail] = smtp.to("ada@example.com")
-    assert "We will reply by Wednesday, 25 November 2026 04:30 EST (America/New_York)." in text_of(mail)
+    assert "We will reply by Wednesday, 25 November 2026, 04:30 EST (America/New_York)." in text_of(mail)
     [bare] = smtp.to("bare@example.com")
     assert "Hello," in text_of(bare)
     assert "We will reply within one business day." in text_of(bare)
@@ -192,12 +195,12 @@ async def test_client_contacts_read_in_their_own_locale_and_zone(
     assert jan["Subject"] == "Wycena zmiany: Add a fallback for cold starts"
     text = text_of(jan)
     assert "Wpływ na cenę: 4\xa0500,00\xa0€" in text
-    assert "Prosimy o decyzję do wtorek, 1 grudnia 2026 18:00 CET (Europe/Warsaw)." in text
+    assert "Prosimy o decyzję (termin: wtorek, 1 grudnia 2026, 18:00 CET (Europe/Warsaw))." in text
     [ann] = smtp.to("ann@kowalski.pl")
     text = text_of(ann)
     assert "Price impact: €4,500.00" in text
     assert "Timeline impact: 3 business days" in text
-    assert "Please approve or reject it by Tuesday, 1 December 2026 17:00 GMT (Europe/London)." in text
+    assert "Please approve or reject it by Tuesday, 1 December 2026, 17:00 GMT (Europe/London)." in text
     assert smtp.to("staff@shop.com") == []
 
 
@@ -235,7 +238,9 @@ async def test_conditional_rules(
     [answer] = smtp.to("ada@cond.com")
     assert answer["Subject"] == "Re: Slow API"
     assert "Fixed." in text_of(answer)
-    assert smtp.to("staff@shop.com") == []
+    # the client's answer goes to staff, not back to the client
+    [heard] = smtp.to("staff@shop.com")
+    assert heard["Subject"] == "Client answered: Still slow (a project)"
 
 
 async def test_duplicate_dispatch_and_delivery_jobs_send_once(

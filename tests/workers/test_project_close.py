@@ -84,8 +84,11 @@ async def test_worker_closes_a_project_once_its_support_window_ended(
             "from": "support",
             "to": "closed",
             "reason": "support window ended",
+            "project_name": "Recommender",
+            "client_name": "Acme",
             "early": False,
             "support_ends_at": "2026-12-24T09:30:00+00:00",
+            "ended": {"timers_cancelled": []},
             "actor_role": None,
             "client_id": read["client_id"],
         }

@@ -16,7 +16,8 @@ Rules chosen here:
 - ``support_request.responded`` mails client contacts when the responder is staff, and staff when it
   is the client (``data.responder_role``, else the event's actor role).
 - ``change_request.submitted`` mails staff only when the client's side requested the change
-  (``data.requested_by``): staff know of their own.
+  (``data.requested_by``): staff know of their own; a draft made from a support feature request is
+  not mailed again (staff heard of the support request).
 - ``project.architecture_submitted`` (the document waits for the client's sign-off, a revised one
   included) and ``project.launched`` mail the client's contacts; ``project.architecture_approved`` (the
   client signed off) mails staff.
@@ -69,8 +70,11 @@ def responder_is_client(event: Event) -> bool:
     return role == "client"
 
 
-def requested_by_client(event: Event) -> bool:
-    return event.data.get("requested_by", event.actor_role) == "client"
+def submitted_by_client(event: Event) -> bool:
+    """The client's side asked for the change itself (not through a support feature request, which
+    staff already heard of as a support request)."""
+    requested = event.data.get("requested_by", event.actor_role) == "client"
+    return requested and event.data.get("support_request_id") is None
 
 
 RULES: dict[str, list[Rule]] = {}
@@ -130,7 +134,7 @@ register(
     when=responder_is_staff,
 )
 register("support_request.responded", "staff", "support_request.responded/staff", when=responder_is_client)
-register("change_request.submitted", "staff", "change_request.submitted/staff", when=requested_by_client)
+register("change_request.submitted", "staff", "change_request.submitted/staff", when=submitted_by_client)
 for _type in _STAFF_ONLY:
     register(_type, "staff", f"{_type}/staff")
 for _type in _CLIENT_CONTACTS:
