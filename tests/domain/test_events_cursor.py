@@ -34,7 +34,7 @@ async def test_cursor_and_after_page_the_same_feed(
     clock: FrozenClock,
     db: asyncpg.Connection,
 ) -> None:
-    emitted = [str(await emit(app, clock, "probe.counted", {"n": n})) for n in range(5)]
+    emitted = [str(await emit(app, clock, "client.updated", {"n": n})) for n in range(5)]
     total = await db.fetchval("SELECT count(*) FROM domain_events")
     deadline = time.monotonic() + 10
     while True:  # other databases' transactions on the server may hold the feed back for a moment
